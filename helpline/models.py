@@ -1,0 +1,303 @@
+"""What callers touch: helpline numbers, calls, admission requests, the disclosure.
+
+Anything that identifies a caller (number, name) is stored encrypted, with a
+keyed hash beside it for lookups (see ``helpline.privacy``).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from encrypted_fields.fields import EncryptedCharField
+from phonenumber_field.modelfields import PhoneNumberField
+
+from partners.models import LANGUAGE_CHOICES, SERVICE_CHOICES, Facility, Partner
+from routing.models import LocationSource, RoutingDecision
+
+
+class HelplineNumber(models.Model):
+    """A number callers can dial: general, or printed on one facility's listing."""
+
+    class Kind(models.TextChoices):
+        GENERAL = "general", "General helpline"
+        LISTING = "listing", "Facility listing"
+
+    number = PhoneNumberField(unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.GENERAL)
+    facility = models.ForeignKey(
+        Facility, null=True, blank=True, on_delete=models.PROTECT, related_name="listing_numbers"
+    )
+    label = models.CharField(max_length=100, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_primary = models.BooleanField(default=False, help_text="Shown on the public site as the helpline number.")
+
+    class Meta:
+        ordering = ["kind", "number"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(kind="general", facility__isnull=True) | models.Q(kind="listing", facility__isnull=False)),
+                name="helplinenumber_listing_has_facility",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.get_kind_display()})"
+
+
+class DisclosureVersion(models.Model):
+    """One version of the "Where do calls go?" wording. The newest is shown.
+
+    Versions are appended, never edited, so the history says who said what when.
+    The list of paying partners is never stored here: it is read live.
+    """
+
+    intro = models.TextField(
+        default=(
+            "Calls to our general helpline number are answered or returned by one of the treatment "
+            "providers listed below. Each of them is a paid advertiser."
+        )
+    )
+    listing_calls = models.TextField(
+        default="Calls to a number shown on a specific facility's listing go to that facility."
+    )
+    fees = models.TextField(
+        default=(
+            "Providers pay us a flat fee per call. The fee does not depend on which provider you "
+            "choose or on whether you enter treatment."
+        )
+    )
+    no_obligation = models.TextField(default="You are under no obligation to enter treatment.")
+    free_confidential = models.TextField(default="The helpline is free, confidential and available 24/7.")
+    not_affiliated = models.TextField(
+        default="This service is not affiliated with Alcoholics Anonymous World Services, Inc."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Disclosure v{self.pk} ({self.created_at:%Y-%m-%d})"
+
+
+class Call(models.Model):
+    """One inbound call, keyed by Twilio's CallSid."""
+
+    class Status(models.TextChoices):
+        IVR = "ivr", "In menu"
+        DIALING = "dialing", "Dialing partner"
+        CONNECTED = "connected", "Connected"
+        FALLBACK = "fallback", "Sent to fallback line"
+        COMPLETED = "completed", "Completed"
+        ABANDONED = "abandoned", "Caller hung up"
+        CRISIS = "crisis", "Sent to crisis line"
+
+    call_sid = models.CharField(max_length=64, unique=True)
+    helpline_number = models.ForeignKey(HelplineNumber, null=True, blank=True, on_delete=models.SET_NULL)
+    to_number = models.CharField(max_length=20, blank=True)
+    caller_number = EncryptedCharField(max_length=40, blank=True)
+    caller_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    caller_area = models.CharField(max_length=80, blank=True, help_text="City/state or area code only.")
+    language = models.CharField(max_length=5, choices=LANGUAGE_CHOICES, default="en")
+    service = models.CharField(max_length=20, blank=True, help_text="Service code or 'unsure'.")
+    zip_code = models.CharField(max_length=5, blank=True)
+    state = models.CharField(max_length=2, blank=True)
+    location_source = models.CharField(max_length=10, choices=LocationSource.choices, default=LocationSource.UNKNOWN)
+    zip_attempts = models.PositiveSmallIntegerField(default=0)
+    listing_facility = models.ForeignKey(
+        Facility, null=True, blank=True, on_delete=models.SET_NULL, related_name="listing_calls"
+    )
+    routing_decision = models.ForeignKey(RoutingDecision, null=True, blank=True, on_delete=models.SET_NULL)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.IVR, db_index=True)
+    twilio_status = models.CharField(max_length=20, blank=True)
+    connected_partner = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
+    )
+    connected_facility = models.ForeignKey(
+        Facility, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
+    )
+    talk_seconds = models.PositiveIntegerField(default=0)
+    duration_seconds = models.PositiveIntegerField(default=0)
+    needs_followup = models.BooleanField(default=False, db_index=True)
+    followup_note = models.TextField(blank=True, max_length=2000)
+    is_test = models.BooleanField(default=False, help_text="Simulated or test call: never billed.")
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    routing_started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["connected_partner", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"Call {self.call_sid}"
+
+
+class DialAttempt(models.Model):
+    """One leg dialed to a partner facility during a call or a callback."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Ringing"
+        ACCEPTED = "accepted", "Accepted (pressed 1)"
+        COMPLETED = "completed", "Completed"
+        BUSY = "busy", "Busy"
+        NO_ANSWER = "no-answer", "No answer"
+        FAILED = "failed", "Failed"
+        NOT_ACCEPTED = "not-accepted", "Answered, not accepted"
+        CANCELED = "canceled", "Caller hung up"
+
+    call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.CASCADE, related_name="attempts")
+    admission_request = models.ForeignKey(
+        "AdmissionRequest", null=True, blank=True, on_delete=models.CASCADE, related_name="attempts"
+    )
+    sequence = models.PositiveSmallIntegerField()
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="dial_attempts")
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="dial_attempts")
+    dial_call_sid = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    outcome = models.CharField(max_length=14, choices=Outcome.choices, default=Outcome.PENDING)
+    accepted = models.BooleanField(default=False)
+    talk_seconds = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["call", "sequence"], name="unique_call_attempt_sequence"),
+            models.UniqueConstraint(fields=["admission_request", "sequence"], name="unique_request_attempt_sequence"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.sequence} → {self.facility}: {self.outcome}"
+
+
+class CallEvent(models.Model):
+    """A webhook Twilio sent about a call, stored once (keyed by SID and status)."""
+
+    call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    sid = models.CharField(max_length=64)
+    kind = models.CharField(max_length=30)
+    status = models.CharField(max_length=30, blank=True)
+    sequence_number = models.IntegerField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True, help_text="Non-identifying fields only.")
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["sid", "kind", "status"], name="unique_call_event")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.status} ({self.sid})"
+
+
+class AdmissionRequest(models.Model):
+    """A "please call me back" request from the web or a partner-embedded form."""
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        ROUTED = "routed", "Routed"
+        NOTIFIED = "notified", "Partner notified"
+        CALLBACK_ATTEMPTED = "callback_attempted", "Callback attempted"
+        CONNECTED = "connected", "Connected"
+        UNREACHABLE = "unreachable", "Unreachable"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        CLOSED = "closed", "Closed by staff"
+        UNROUTED = "unrouted", "Nobody eligible"
+
+    class ForWhom(models.TextChoices):
+        MYSELF = "myself", "Myself"
+        SOMEONE_ELSE = "someone_else", "Someone else"
+
+    class Payment(models.TextChoices):
+        PRIVATE = "private", "Private insurance"
+        MEDICAID = "medicaid", "Medicaid"
+        MEDICARE = "medicare", "Medicare"
+        SELF_PAY = "self_pay", "Self-pay"
+        NONE = "none", "None"
+        UNSPECIFIED = "", "Prefer not to say"
+
+    class When(models.TextChoices):
+        NOW = "now", "As soon as possible"
+        WINDOW = "window", "In a time window"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    source = models.CharField(max_length=10, default="web", choices=[("web", "Web form"), ("api", "API")])
+    for_whom = models.CharField(max_length=14, choices=ForWhom.choices)
+    first_name = EncryptedCharField(max_length=60)
+    phone = EncryptedCharField(max_length=40)
+    phone_hash = models.CharField(max_length=64, db_index=True)
+    zip_code = models.CharField(max_length=5)
+    state = models.CharField(max_length=2, blank=True)
+    service = models.CharField(max_length=20, choices=[*SERVICE_CHOICES, ("unsure", "Not sure")])
+    substances = models.JSONField(default=list, blank=True)
+    payment = models.CharField(max_length=10, choices=Payment.choices, blank=True)
+    language = models.CharField(max_length=5, choices=LANGUAGE_CHOICES, default="en")
+    callback_when = models.CharField(max_length=6, choices=When.choices, default=When.NOW)
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    caller_timezone = models.CharField(max_length=64, blank=True)
+    allow_voicemail = models.BooleanField(default=False)
+    allow_text = models.BooleanField(default=False)
+    consent_text = models.TextField()
+    consent_version = models.CharField(max_length=20)
+    consented_at = models.DateTimeField()
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW, db_index=True)
+    routing_decision = models.ForeignKey(RoutingDecision, null=True, blank=True, on_delete=models.SET_NULL)
+    partner = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="admission_requests"
+    )
+    facility = models.ForeignKey(
+        Facility, null=True, blank=True, on_delete=models.SET_NULL, related_name="admission_requests"
+    )
+    callback_attempts = models.PositiveSmallIntegerField(default=0)
+    next_action_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="Set while a task works on it.")
+    notified_at = models.DateTimeField(null=True, blank=True)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    needs_attention = models.BooleanField(default=False, db_index=True)
+    staff_note = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Request {str(self.public_id)[:8]} ({self.get_status_display()})"
+
+
+class AdmissionStatusChange(models.Model):
+    request = models.ForeignKey(AdmissionRequest, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    note = models.CharField(max_length=500, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '-'} → {self.to_status}"
+
+
+class ContactBlock(models.Model):
+    """A phone (by keyed hash) that withdrew consent: never contacted again."""
+
+    phone_hash = models.CharField(max_length=64, unique=True)
+    source = models.CharField(max_length=20, help_text="sms-stop, link, staff")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Blocked {self.phone_hash[:10]}… ({self.source})"

@@ -1,0 +1,59 @@
+"""Caller privacy helpers: keyed hashing, masking and log redaction."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+
+import phonenumbers
+from django.conf import settings
+
+
+def normalise_phone(raw: str) -> str:
+    """E.164 form of a US/international number, or the stripped input if unparsable."""
+    try:
+        parsed = phonenumbers.parse(raw, "US")
+    except phonenumbers.NumberParseException:
+        return raw.strip()
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def caller_hash(raw: str) -> str:
+    """Keyed HMAC-SHA256 of a phone number: lookups without storing the number in clear."""
+    if not raw:
+        return ""
+    key = settings.CALLER_HASH_KEY.encode()
+    return hmac.new(key, normalise_phone(raw).encode(), hashlib.sha256).hexdigest()
+
+
+def mask_phone(raw: str) -> str:
+    """Only the last four digits: ``•••-•••-1234``."""
+    digits = re.sub(r"\D", "", raw or "")
+    if len(digits) < 4:
+        return "unknown"
+    return f"•••-•••-{digits[-4:]}"
+
+
+# Phone-number-like runs of digits (7+ digits with optional separators / +).
+_PHONE_RE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+_SECRET_RE = re.compile(r"(?i)(token|password|secret|authorization)([\"':= ]+)([^\s\"',&]+)")
+
+
+def redact(text: str) -> str:
+    text = _PHONE_RE.sub("[redacted-number]", text)
+    return _SECRET_RE.sub(r"\1\2[redacted]", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Strips phone numbers and tokens from every log record before it is written."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string must not lose the log line
+            message = str(record.msg)
+        record.msg = redact(message)
+        record.args = None
+        return True
