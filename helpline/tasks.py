@@ -1,0 +1,1 @@
+"""Celery tasks of the helpline app (admission requests, retention)."""
