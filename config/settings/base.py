@@ -129,6 +129,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 15 * 60}
 # Publishing must not hang a web request when Redis is down.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_IMPORTS = ["helpline.retention"]
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "sweep-admission-requests": {
         "task": "helpline.tasks.sweep_admission_requests",
@@ -139,7 +140,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(minute=15, hour=0, day_of_month=1),
     },
     "purge-expired-caller-data": {
-        "task": "helpline.tasks.purge_expired_caller_data",
+        "task": "helpline.retention.purge_expired_caller_data",
         "schedule": crontab(minute=30, hour=3),
     },
     "sweep-webhook-deliveries": {
