@@ -301,3 +301,31 @@ class ContactBlock(models.Model):
 
     def __str__(self) -> str:
         return f"Blocked {self.phone_hash[:10]}… ({self.source})"
+
+
+class AuditEvent(models.Model):
+    """Who viewed or changed caller data. Never holds the plaintext of encrypted fields."""
+
+    class Action(models.TextChoices):
+        VIEW = "view", "Viewed"
+        CHANGE = "change", "Changed"
+        EXPORT = "export", "Exported"
+        DELETE = "delete", "Deleted"
+        PURGE = "purge", "Purged"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_label = models.CharField(max_length=150, blank=True, help_text="Username at the time, or 'system'.")
+    where = models.CharField(max_length=20, help_text="admin, portal, api, task")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    object_type = models.CharField(max_length=60)
+    object_id = models.CharField(max_length=64)
+    fields = models.JSONField(default=list, blank=True, help_text="Names of fields changed, never values.")
+    ip_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.action} {self.object_type}#{self.object_id}"
