@@ -101,7 +101,8 @@ class Call(models.Model):
     call_sid = models.CharField(max_length=64, unique=True)
     helpline_number = models.ForeignKey(HelplineNumber, null=True, blank=True, on_delete=models.SET_NULL)
     to_number = models.CharField(max_length=20, blank=True)
-    caller_number = EncryptedCharField(max_length=40, blank=True)
+    # null=True: the encryption library stores "" as NULL (anonymous callers, purged rows).
+    caller_number = EncryptedCharField(max_length=40, blank=True, null=True)
     caller_hash = models.CharField(max_length=64, blank=True, db_index=True)
     caller_area = models.CharField(max_length=80, blank=True, help_text="City/state or area code only.")
     language = models.CharField(max_length=5, choices=LANGUAGE_CHOICES, default="en")
@@ -231,8 +232,9 @@ class AdmissionRequest(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     source = models.CharField(max_length=10, default="web", choices=[("web", "Web form"), ("api", "API")])
     for_whom = models.CharField(max_length=14, choices=ForWhom.choices)
-    first_name = EncryptedCharField(max_length=60)
-    phone = EncryptedCharField(max_length=40)
+    # null=True: the encryption library stores "" as NULL, which the retention purge writes.
+    first_name = EncryptedCharField(max_length=60, null=True)
+    phone = EncryptedCharField(max_length=40, null=True)
     phone_hash = models.CharField(max_length=64, db_index=True)
     zip_code = models.CharField(max_length=5)
     state = models.CharField(max_length=2, blank=True)
