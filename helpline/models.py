@@ -14,6 +14,7 @@ from django.utils import timezone
 from encrypted_fields.fields import EncryptedCharField
 from phonenumber_field.modelfields import PhoneNumberField
 
+from helpline.privacy import EncryptedNoteField
 from partners.models import LANGUAGE_CHOICES, SERVICE_CHOICES, Facility, Partner
 from routing.models import LocationSource, RoutingDecision
 
@@ -126,7 +127,7 @@ class Call(models.Model):
     talk_seconds = models.PositiveIntegerField(default=0)
     duration_seconds = models.PositiveIntegerField(default=0)
     needs_followup = models.BooleanField(default=False, db_index=True)
-    followup_note = models.TextField(blank=True, max_length=2000)
+    followup_note = EncryptedNoteField(blank=True, max_length=2000)  # free text about the caller
     is_test = models.BooleanField(default=False, help_text="Simulated or test call: never billed.")
     started_at = models.DateTimeField(default=timezone.now, db_index=True)
     routing_started_at = models.DateTimeField(null=True, blank=True)
@@ -267,7 +268,7 @@ class AdmissionRequest(models.Model):
     connected_at = models.DateTimeField(null=True, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     needs_attention = models.BooleanField(default=False, db_index=True)
-    staff_note = models.TextField(blank=True, max_length=2000)
+    staff_note = EncryptedNoteField(blank=True, max_length=2000)  # free text about the caller
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     purged_at = models.DateTimeField(null=True, blank=True)
@@ -283,7 +284,7 @@ class AdmissionStatusChange(models.Model):
     request = models.ForeignKey(AdmissionRequest, on_delete=models.CASCADE, related_name="status_changes")
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20)
-    note = models.CharField(max_length=500, blank=True)
+    note = EncryptedNoteField(max_length=500, blank=True)  # staff free text
     by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     at = models.DateTimeField(default=timezone.now)
 

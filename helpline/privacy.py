@@ -9,6 +9,7 @@ import re
 
 import phonenumbers
 from django.conf import settings
+from encrypted_fields.fields import EncryptedTextField
 
 
 def normalise_phone(raw: str) -> str:
@@ -68,3 +69,19 @@ def csv_safe(value: object) -> str:
     if text.startswith(_FORMULA_PREFIXES):
         return "'" + text
     return text
+
+
+class EncryptedNoteField(EncryptedTextField):
+    """Encrypted free text (staff notes) that keeps ``""`` as ``""``.
+
+    Staff write notes about callers ("her mother asked us to call after 6"),
+    so notes are health information and are encrypted at rest like names and
+    numbers. The library's fields store an empty value as NULL, which would
+    break NOT NULL text columns that default to blank; this variant stores the
+    empty string as is (it identifies nobody), so ``filter(note="")`` still works.
+    """
+
+    def get_prep_value(self, value: object) -> object:
+        if value == "":
+            return ""
+        return super().get_prep_value(value)
