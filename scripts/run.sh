@@ -27,6 +27,11 @@ if [ -n "${REDIS_URL:-}" ]; then
   .venv/bin/celery -A config worker --beat --loglevel INFO --concurrency 2 &
   WORKER_PID=$!
   trap 'kill $WORKER_PID 2>/dev/null || true' EXIT
+else
+  # Embedded: no broker, so the periodic tasks (callback sweeper, retention, invoices) run in a loop here.
+  .venv/bin/python manage.py run_periodic &
+  WORKER_PID=$!
+  trap 'kill $WORKER_PID 2>/dev/null || true' EXIT
 fi
 exec .venv/bin/gunicorn config.wsgi:application --bind "$HOST:$PORT" --workers 2 --threads 4 \
   --timeout 30 --access-logfile - --env DJANGO_SETTINGS_MODULE="$DJANGO_SETTINGS_MODULE"

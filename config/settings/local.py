@@ -3,4 +3,5 @@
 from .base import *  # noqa: F403
 from .base import env
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Off unless asked for: the 404 and 500 pages must show the disclosure like every other page.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
