@@ -235,3 +235,6 @@ class PartnerMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.partner}"
+
+
+from partners.billing_models import *  # noqa: E402,F401,F403
