@@ -262,6 +262,13 @@ class AdmissionRequest(models.Model):
         Facility, null=True, blank=True, on_delete=models.SET_NULL, related_name="admission_requests"
     )
     callback_attempts = models.PositiveSmallIntegerField(default=0)
+    # Which entry of routing_decision.chosen the callback is on (failover moves it on).
+    callback_choice_index = models.PositiveSmallIntegerField(default=0)
+    # Set before the partner is told (compare-and-set), so a task run twice sends once.
+    notify_email_sent_at = models.DateTimeField(null=True, blank=True)
+    notify_sms_sent_at = models.DateTimeField(null=True, blank=True)
+    # Last callback round after which the caller was texted "we tried to reach you".
+    caller_texted_round = models.PositiveSmallIntegerField(default=0)
     next_action_at = models.DateTimeField(null=True, blank=True, db_index=True)
     claimed_at = models.DateTimeField(null=True, blank=True, help_text="Set while a task works on it.")
     notified_at = models.DateTimeField(null=True, blank=True)
