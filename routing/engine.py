@@ -7,9 +7,11 @@ decision. This file is the contract the voice and admission code build on.
 
 from __future__ import annotations
 
+import math
+import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,369 @@ class Decision:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
+# --- Rules ------------------------------------------------------------------
+#
+# Eligibility, checked in this order (the first failure is the reason given):
+#   partner active → licence verified → daily cap → monthly cap → budget →
+#   concurrent cap → service offered → caller inside service area → open now.
+# A listing call skips the service and area checks for the listing facility
+# (the caller dialled that facility's own advertised number), never the others.
+#
+# Unknown location (no state): a facility is inside its area only when it
+# serves every state (50 states + DC). Anything else would send the caller to
+# a place that may not serve them; the voice flow asks for a ZIP instead, and
+# with nobody eligible the caller still reaches the national fallback line.
+# A location known only by state (Twilio FromState, caller-ID area code)
+# matches state-wide areas only: ZIP, ZIP-prefix and radius areas cannot be
+# confirmed without a ZIP, and out-of-area is never guessed.
+#
+# Closed dates close the spans that *start* on that local date (and the whole
+# local day of a 24/7 facility); a span running past midnight belongs to the
+# day it opened.
+
+NATIONWIDE: frozenset[str] = frozenset(
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM "
+    "NY NC ND OH OK OR PA RI SC SD TN TX UT VA WA WV WI WY".split()
+)
+EARTH_RADIUS_MILES = 3958.7613
+# Irrational steps of the rotation (one per failover position): fractional
+# parts of the golden ratio and of square roots of primes. Consecutive
+# rotation keys walk each of them with very low discrepancy, which is what
+# keeps a weight-3 partner within a small tolerance of 3x a weight-1 partner.
+_ROTATION_STEPS = (
+    0.6180339887498949,
+    0.4142135623730951,  # √2
+    0.7320508075688772,  # √3
+    0.2360679774997898,  # √5
+    0.6457513110645907,  # √7
+    0.3166247903554,  # √11
+    0.6055512754639891,  # √13
+    0.1231056256176606,  # √17
+)
+_AREA_ZIP, _AREA_RADIUS, _AREA_PREFIX, _AREA_STATE, _AREA_NATIONWIDE, _AREA_LISTING = range(6)
+
+
+def haversine_miles(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in miles."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp = p2 - p1
+    dl = math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_MILES * math.asin(min(1.0, math.sqrt(a)))
+
+
+def area_match(candidate: Candidate, location: Location) -> tuple[int, float, str] | None:
+    """How ``location`` falls inside the candidate's service area, or None.
+
+    Returns (specificity rank, distance in miles or inf, description); a lower
+    rank is a more specific match and wins when a partner has several facilities.
+    """
+    distance = math.inf
+    if location.latitude is not None and location.longitude is not None:
+        distance = haversine_miles(location.latitude, location.longitude, candidate.latitude, candidate.longitude)
+    zip_code = location.zip_code
+    if zip_code and zip_code in candidate.service_zips:
+        return _AREA_ZIP, distance, f"serves ZIP {zip_code}"
+    radius = candidate.service_radius_miles
+    if radius and distance <= radius:
+        return _AREA_RADIUS, distance, f"{distance:.0f} mi away, within its {radius}-mile radius"
+    if zip_code and zip_code[:3] in candidate.service_zip_prefixes:
+        return _AREA_PREFIX, distance, f"serves ZIP prefix {zip_code[:3]}"
+    if location.state:
+        if location.state in candidate.service_states:
+            return _AREA_STATE, distance, f"serves {location.state}"
+        return None
+    if candidate.service_states >= NATIONWIDE:
+        return _AREA_NATIONWIDE, distance, "serves every state (caller's location unknown)"
+    return None
+
+
+def _describe_area(candidate: Candidate, location: Location) -> str:
+    parts: list[str] = []
+    if candidate.service_states:
+        states = sorted(candidate.service_states)
+        parts.append("states " + ", ".join(states[:6]) + (" …" if len(states) > 6 else ""))
+    if candidate.service_zip_prefixes:
+        prefixes = sorted(candidate.service_zip_prefixes)
+        parts.append("ZIP prefixes " + ", ".join(prefixes[:6]) + (" …" if len(prefixes) > 6 else ""))
+    if candidate.service_zips:
+        parts.append(f"{len(candidate.service_zips)} ZIP code(s)")
+    if candidate.service_radius_miles:
+        if location.latitude is not None and location.longitude is not None:
+            d = haversine_miles(location.latitude, location.longitude, candidate.latitude, candidate.longitude)
+            parts.append(f"{candidate.service_radius_miles}-mile radius ({d:.0f} mi away)")
+        else:
+            parts.append(f"{candidate.service_radius_miles}-mile radius")
+    serves = "; ".join(parts) or "no area"
+    if not location.is_known:
+        return f"caller's location unknown and the facility does not serve every state (serves {serves})"
+    where = f"{location.state} {location.zip_code}".strip()
+    if not location.zip_code:
+        where += " (no ZIP: only state-wide areas can match)"
+    return f"outside service area (caller in {where}; serves {serves})"
+
+
+_WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class _Clock:
+    """Local times of ``now`` per time zone, computed once per decision."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._local: dict[str, datetime | None] = {}
+
+    def local(self, tz_name: str) -> datetime | None:
+        try:
+            return self._local[tz_name]
+        except KeyError:
+            pass
+        try:
+            value: datetime | None = self.now.astimezone(zoneinfo.ZoneInfo(tz_name))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+            value = None
+        self._local[tz_name] = value
+        return value
+
+
+def open_state(candidate: Candidate, clock: _Clock) -> tuple[bool, str]:
+    """Whether the facility is open at the clock's instant in its own time zone, and why."""
+    local = clock.local(candidate.time_zone)
+    if local is None:
+        return False, f"closed: unknown time zone {candidate.time_zone!r}"
+    today = local.date()
+    stamp = f"{_WEEKDAY_NAMES[local.weekday()]} {local:%H:%M} {candidate.time_zone}"
+    if candidate.open_24_7:
+        if today in candidate.closed_dates:
+            return False, f"closed today ({today.isoformat()} is a closed date; local {stamp})"
+        return True, "open 24/7"
+    weekday = local.weekday()
+    yesterday_wd = (weekday - 1) % 7
+    t = local.time()
+    closed_today = today in candidate.closed_dates
+    closed_yesterday = bool(candidate.closed_dates) and (today - timedelta(days=1)) in candidate.closed_dates
+    for span in candidate.hours:
+        overnight = span.closes <= span.opens
+        if span.weekday == weekday and t >= span.opens and (overnight or t < span.closes):
+            if closed_today:
+                return False, f"closed today ({today.isoformat()} is a closed date; local {stamp})"
+            return True, f"open now ({_WEEKDAY_NAMES[weekday]} {span.opens:%H:%M}–{span.closes:%H:%M}, local {stamp})"
+        if overnight and span.weekday == yesterday_wd and t < span.closes:
+            if closed_yesterday:
+                return False, f"closed ({(today - timedelta(days=1)).isoformat()} is a closed date; local {stamp})"
+            return True, (
+                f"open now ({_WEEKDAY_NAMES[yesterday_wd]} {span.opens:%H:%M}–{span.closes:%H:%M}, local {stamp})"
+            )
+    return False, f"closed now (local {stamp})"
+
+
+def _cap_problem(c: Candidate) -> str:
+    if c.daily_cap is not None and c.calls_today >= c.daily_cap:
+        return f"daily cap reached ({c.calls_today}/{c.daily_cap} calls today)"
+    if c.monthly_cap is not None and c.calls_this_month >= c.monthly_cap:
+        return f"monthly cap reached ({c.calls_this_month}/{c.monthly_cap} calls this month)"
+    if c.monthly_budget_cents is not None and c.spend_this_month_cents >= c.monthly_budget_cents:
+        return (
+            f"monthly budget reached (${c.spend_this_month_cents / 100:,.2f} of "
+            f"${c.monthly_budget_cents / 100:,.2f} billed this month)"
+        )
+    if c.concurrent_cap is not None and c.active_calls >= c.concurrent_cap:
+        return f"at concurrent-call cap ({c.active_calls}/{c.concurrent_cap} calls in progress)"
+    return ""
+
+
+def _rotation_order(items: list[_Eligible], key: int, needed: int) -> list[tuple[_Eligible, int]]:
+    """Deterministic weighted rotation of one priority tier (one item per partner).
+
+    Position j takes the point frac(key·step_j) on the line of the remaining
+    partners' weights (sorted by partner id, so the line is stable); the partner
+    whose segment holds the point comes next. Over consecutive keys each point
+    sweeps the line evenly, so a partner is first in proportion to its weight.
+    """
+    remaining = sorted(items, key=lambda e: e.candidate.partner_id)
+    ordered: list[tuple[_Eligible, int]] = []
+    position = 0
+    while remaining and len(ordered) < needed:
+        if len(remaining) == 1:
+            ordered.append((remaining.pop(), position))
+            break
+        step = _ROTATION_STEPS[position % len(_ROTATION_STEPS)]
+        # Keys are ints of any size: reduce exactly before mixing in the float step.
+        point = math.fmod((key % 1_000_000_007) * step + 0.5 * position, 1.0)
+        total = sum(max(1, e.candidate.weight) for e in remaining)
+        target = point * total
+        acc = 0.0
+        index = len(remaining) - 1
+        for i, e in enumerate(remaining):
+            acc += max(1, e.candidate.weight)
+            if target < acc:
+                index = i
+                break
+        ordered.append((remaining.pop(index), position))
+        position += 1
+    return ordered
+
+
+@dataclass
+class _Eligible:
+    candidate: Candidate
+    area_rank: int
+    distance: float
+    area_text: str
+    open_text: str
+
+
+def _exclusion(c: Candidate, reason: str) -> Exclusion:
+    return Exclusion(c.facility_id, c.facility_name, c.partner_id, c.partner_name, reason)
+
+
 def decide(request: RouteRequest, candidates: Sequence[Candidate], now: datetime, *, fallback: str) -> Decision:
-    """Order the eligible candidates for ``request`` at ``now`` (aware UTC)."""
-    raise NotImplementedError  # implemented by the routing work
+    """Order the eligible candidates for ``request`` at ``now`` (aware UTC).
+
+    Pure: the same arguments give the same decision. Every candidate ends up in
+    ``choices`` or ``excluded``, each with a reason. ``fallback`` is always
+    returned so the caller can be sent there after (or instead of) the choices.
+    Price is not an input, so it cannot change the order.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("decide() needs an aware datetime for now")
+    clock = _Clock(now)
+    location = request.location
+    service = request.service
+    any_service = service in ("", "unsure")
+    notes: list[str] = []
+    excluded: list[Exclusion] = []
+    eligible: list[_Eligible] = []
+    listing: _Eligible | None = None
+    listing_id = request.listing_facility_id
+    listing_seen = False
+
+    for c in candidates:
+        is_listing = listing_id is not None and c.facility_id == listing_id
+        listing_seen = listing_seen or is_listing
+        if not c.partner_active:
+            reason = "partner paused"
+        elif not c.license_verified:
+            reason = "partner licence not verified"
+        else:
+            reason = _cap_problem(c)
+        if reason:
+            excluded.append(_exclusion(c, reason))
+            continue
+        if is_listing:
+            rank, distance, area_text = _AREA_LISTING, 0.0, "this call came in on its listing number"
+        else:
+            if not any_service and service not in c.services:
+                excluded.append(_exclusion(c, f"does not offer {service}"))
+                continue
+            match = area_match(c, location)
+            if match is None:
+                excluded.append(_exclusion(c, _describe_area(c, location)))
+                continue
+            rank, distance, area_text = match
+        is_open, open_text = open_state(c, clock)
+        if not is_open:
+            if request.require_open:
+                excluded.append(_exclusion(c, open_text))
+                continue
+            open_text += " (opening hours not required for this request)"
+        item = _Eligible(c, rank, distance, area_text, open_text)
+        if is_listing:
+            listing = item
+        else:
+            eligible.append(item)
+
+    if listing_id is not None:
+        if listing is not None:
+            lc = listing.candidate
+            notes.append(f"listing call: routed to {lc.facility_name} alone ({listing.open_text})")
+            choice = Choice(
+                lc.facility_id,
+                lc.facility_name,
+                lc.partner_id,
+                lc.partner_name,
+                lc.phone,
+                f"#1 listing facility: {listing.area_text}; {listing.open_text}",
+            )
+            for e in eligible:
+                excluded.append(_exclusion(e.candidate, f"listing call for {lc.facility_name}: goes to it alone"))
+            return Decision((choice,), tuple(excluded), fallback, len(candidates), tuple(notes))
+        if listing_seen:
+            why = next((x.reason for x in excluded if x.facility_id == listing_id), "not available")
+            notes.append(f"listing facility {listing_id} not available ({why}); general pool follows")
+        else:
+            notes.append(f"listing facility {listing_id} not in the directory (inactive or removed); general pool")
+
+    if not location.is_known:
+        notes.append("caller's location unknown: only facilities serving every state are eligible")
+
+    # Language narrows, never empties.
+    if request.language and eligible:
+        speakers = [e for e in eligible if request.language in e.candidate.languages]
+        if speakers and len(speakers) < len(eligible):
+            for e in eligible:
+                if request.language not in e.candidate.languages:
+                    excluded.append(
+                        _exclusion(e.candidate, f"does not speak {request.language} ({len(speakers)} eligible do)")
+                    )
+            notes.append(f"language {request.language}: narrowed to {len(speakers)} facilities that speak it")
+            eligible = speakers
+        elif not speakers:
+            notes.append(f"language {request.language}: no eligible facility speaks it; list not narrowed")
+
+    # One facility per partner: the most specific area match, then the nearest.
+    best: dict[int, _Eligible] = {}
+    for e in eligible:
+        cur = best.get(e.candidate.partner_id)
+        if cur is None or (e.area_rank, e.distance, e.candidate.facility_id) < (
+            cur.area_rank,
+            cur.distance,
+            cur.candidate.facility_id,
+        ):
+            best[e.candidate.partner_id] = e
+    for e in eligible:
+        chosen = best[e.candidate.partner_id]
+        if chosen is not e:
+            excluded.append(
+                _exclusion(
+                    e.candidate,
+                    f"same partner as {chosen.candidate.facility_name} (one facility per partner; "
+                    f"that one is nearer or more specific)",
+                )
+            )
+
+    tiers: dict[int, list[_Eligible]] = {}
+    for e in best.values():
+        tiers.setdefault(e.candidate.priority, []).append(e)
+    choices: list[Choice] = []
+    max_choices = max(1, request.max_choices)
+    for priority in sorted(tiers):
+        tier = tiers[priority]
+        needed = max_choices - len(choices)
+        ordered = _rotation_order(tier, request.rotation_key, needed) if needed > 0 else []
+        placed = {id(e) for e, _ in ordered}
+        for e, pos in ordered:
+            c = e.candidate
+            rank = len(choices) + 1
+            lang = f"; speaks {request.language}" if request.language and request.language in c.languages else ""
+            offers = "any service (caller unsure)" if any_service else f"offers {service}"
+            choices.append(
+                Choice(
+                    c.facility_id,
+                    c.facility_name,
+                    c.partner_id,
+                    c.partner_name,
+                    c.phone,
+                    f"#{rank} priority {c.priority}, weight {c.weight} (rotation pick {pos + 1} of {len(tier)} "
+                    f"in tier): {e.area_text}; {offers}; {e.open_text}{lang}",
+                )
+            )
+        for e in tier:
+            if id(e) not in placed:
+                excluded.append(
+                    _exclusion(e.candidate, f"eligible, but the list is full ({max_choices} choices) before it")
+                )
+
+    if not choices:
+        notes.append(f"nobody eligible: fallback {fallback}")
+    return Decision(tuple(choices), tuple(excluded), fallback, len(candidates), tuple(notes))

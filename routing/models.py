@@ -45,3 +45,62 @@ class RoutingDecision(models.Model):
     def __str__(self) -> str:
         first = self.chosen[0]["partner_name"] if self.chosen else "fallback"
         return f"{self.get_kind_display()} decision {self.pk} → {first}"
+
+
+class PartnerCounter(models.Model):
+    """Live call counters of one partner, checked and claimed in one conditional UPDATE.
+
+    One row per partner so that a claim is a single-row compare-and-set: the
+    row lock makes two workers at the same instant serialise, and the second
+    re-checks the caps against the first one's result. ``day``/``month`` are
+    the UTC day and first day of the UTC month the counts belong to; a stale
+    period is rolled over (reset) before a claim. Spend is in US cents and
+    follows the billing ledger (``routing.services.record_billed``).
+    """
+
+    partner = models.OneToOneField(
+        "partners.Partner", on_delete=models.CASCADE, primary_key=True, related_name="routing_counter"
+    )
+    active_calls = models.PositiveIntegerField(default=0)
+    day = models.DateField()
+    calls_today = models.PositiveIntegerField(default=0)
+    month = models.DateField(help_text="First day of the UTC month the monthly figures count.")
+    calls_this_month = models.PositiveIntegerField(default=0)
+    spend_this_month_cents = models.BigIntegerField(default=0)  # US cents, charges minus credits
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"counters of partner {self.partner_id}"
+
+
+class RotationCounter(models.Model):
+    """How many decisions were made today in one scope (state and service).
+
+    Its value is the ``rotation_key`` of the next decision in that scope, so
+    consecutive callers from the same area walk the weighted rotation in order.
+    """
+
+    day = models.DateField()
+    scope = models.CharField(max_length=40)
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "scope"], name="unique_rotation_day_scope")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.scope}: {self.value}"
+
+
+class DirectoryVersion(models.Model):
+    """A single row whose ``version`` changes on any directory edit.
+
+    Each process keeps a compiled, area-indexed copy of the directory and
+    rebuilds it when this number moves (see ``routing.selectors``).
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    version = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"directory version {self.version}"
