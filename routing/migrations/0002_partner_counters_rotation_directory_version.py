@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('partners', '0002_billing_ledger_invoices_disputes_webhooks'),
+        ('partners', '0001_initial'),
         ('routing', '0001_initial'),
     ]
 
