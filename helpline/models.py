@@ -116,6 +116,15 @@ class Call(models.Model):
         Facility, null=True, blank=True, on_delete=models.SET_NULL, related_name="listing_calls"
     )
     routing_decision = models.ForeignKey(RoutingDecision, null=True, blank=True, on_delete=models.SET_NULL)
+    # A listing call the listing facility did not answer is routed a second time, to the general pool.
+    pool_decision = models.ForeignKey(
+        RoutingDecision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The ordered failover list (facility/partner ids, names, phone, reason) and how far we got in it,
+    # kept on the call so every failover reuses one routing run and one resolved location.
+    failover_plan = models.JSONField(default=list, blank=True)
+    next_choice = models.PositiveSmallIntegerField(default=0)
+    outcome_reason = models.CharField(max_length=200, blank=True, help_text="Why the call ended where it did.")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.IVR, db_index=True)
     twilio_status = models.CharField(max_length=20, blank=True)
     connected_partner = models.ForeignKey(
