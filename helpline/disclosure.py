@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from django.db import DatabaseError
 
+from helpline.directory import listed_partners
 from helpline.models import DisclosureVersion
-from partners.models import Partner
 
 # Used when the database cannot be read (the 500 page, an outage): the section
 # still appears, with the default wording.
@@ -33,30 +33,34 @@ class Disclosure:
 
 
 def _from_version(version: DisclosureVersion, partners: tuple[str, ...], known: bool) -> Disclosure:
+    # A blank field (written around the admin) falls back to the default words:
+    # the statements themselves can be reworded but never removed.
     return Disclosure(
-        intro=version.intro,
-        listing_calls=version.listing_calls,
-        fees=version.fees,
-        no_obligation=version.no_obligation,
-        free_confidential=version.free_confidential,
-        not_affiliated=version.not_affiliated,
+        intro=version.intro.strip() or _DEFAULTS.intro,
+        listing_calls=version.listing_calls.strip() or _DEFAULTS.listing_calls,
+        fees=version.fees.strip() or _DEFAULTS.fees,
+        no_obligation=version.no_obligation.strip() or _DEFAULTS.no_obligation,
+        free_confidential=version.free_confidential.strip() or _DEFAULTS.free_confidential,
+        not_affiliated=version.not_affiliated.strip() or _DEFAULTS.not_affiliated,
         partners=partners,
         partners_known=known,
     )
 
 
 def paying_partner_names() -> tuple[str, ...]:
-    """Display names of the partners currently paying to receive calls."""
-    return tuple(
-        Partner.objects.filter(status=Partner.Status.ACTIVE).order_by("display_name").values_list(
-            "display_name", flat=True
-        )
-    )
+    """Display names of the partners currently paying to receive calls (the directory's partners)."""
+    return tuple(listed_partners().order_by("display_name").values_list("display_name", flat=True))
+
+
+def current_version() -> DisclosureVersion:
+    """The wording shown now: the newest version, or the built-in default before staff add one."""
+    return DisclosureVersion.objects.order_by("-created_at", "-id").first() or DisclosureVersion()
 
 
 def current_disclosure() -> Disclosure:
+    """Wording plus live partner list; with the database unreachable, the default wording."""
     try:
-        version = DisclosureVersion.objects.order_by("-created_at", "-id").first() or _DEFAULTS
+        version = current_version()
         return _from_version(version, paying_partner_names(), True)
     except DatabaseError:
         return _from_version(_DEFAULTS, (), False)

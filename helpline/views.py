@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
+from django.conf import settings
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
 
-from partners.models import SERVICE_CHOICES, Facility
+from helpline.directory import DIRECTORY_PAGE_SIZE, STATE_NAMES, DirectoryFilterForm, directory_facilities
+from helpline.service_content import PAGES
+from partners.models import SERVICE_CHOICES
 
 logger = logging.getLogger(__name__)
 
@@ -16,22 +21,46 @@ SERVICE_TEXT: dict[str, str] = {code: label for code, label in SERVICE_CHOICES}
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "helpline/home.html", {"services": SERVICE_CHOICES})
+    return render(request, "helpline/home.html", {"services": [PAGES[code] for code in SERVICE_TEXT]})
 
 
 def services(request: HttpRequest) -> HttpResponse:
-    return render(request, "helpline/services.html", {"services": SERVICE_CHOICES})
+    return render(request, "helpline/services.html", {"services": [PAGES[code] for code in SERVICE_TEXT]})
 
 
 def service_detail(request: HttpRequest, code: str) -> HttpResponse:
-    if code not in SERVICE_TEXT:
+    page = PAGES.get(code)
+    if page is None:
         raise Http404("No such service")
-    return render(request, "helpline/service_detail.html", {"code": code, "label": SERVICE_TEXT[code]})
+    others = [PAGES[other] for other in SERVICE_TEXT if other != code]
+    return render(request, "helpline/service_detail.html", {"page": page, "others": others})
 
 
 def directory(request: HttpRequest) -> HttpResponse:
-    facilities = Facility.objects.filter(is_active=True).select_related("partner")
-    return render(request, "helpline/directory.html", {"facilities": facilities})
+    """Facilities of listed partners, filtered by state and service; bad filters get a 400 with words."""
+    form = DirectoryFilterForm(request.GET or None)
+    context: dict[str, object] = {"form": form, "state_names": STATE_NAMES, "service_names": SERVICE_TEXT}
+    if form.is_bound and not form.is_valid():
+        return render(request, "helpline/directory.html", context, status=400)
+    data = form.cleaned_data if form.is_bound else {}
+    state, service = data.get("state") or "", data.get("service") or ""
+    paginator = Paginator(directory_facilities(state=state, service=service), DIRECTORY_PAGE_SIZE)
+    page_number = data.get("page") or 1
+    if page_number > paginator.num_pages:
+        form.add_error("page", f"There is no page {page_number}; there are {paginator.num_pages}.")
+        return render(request, "helpline/directory.html", context, status=400)
+    page = paginator.page(page_number)
+    query = {key: value for key, value in (("state", state), ("service", service)) if value}
+    context.update(
+        {
+            "page_obj": page,
+            "facilities": page.object_list,
+            "state": state,
+            "service": service,
+            "filter_query": urlencode(query),
+        }
+    )
+    return render(request, "helpline/directory.html", context)
 
 
 def terms(request: HttpRequest) -> HttpResponse:
@@ -39,7 +68,8 @@ def terms(request: HttpRequest) -> HttpResponse:
 
 
 def privacy(request: HttpRequest) -> HttpResponse:
-    return render(request, "helpline/privacy.html")
+    # The page states the configured retention, so it cannot drift from what the purge job does.
+    return render(request, "helpline/privacy.html", {"retention_days": settings.CALLER_DATA_RETENTION_DAYS})
 
 
 def admission_request(request: HttpRequest) -> HttpResponse:
