@@ -7,6 +7,7 @@ these models as part of the ``partners`` app.
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from typing import Any
 
@@ -18,6 +19,9 @@ from django.utils import timezone
 
 class LedgerImmutableError(Exception):
     """Raised when code tries to edit or delete a ledger row: corrections are new rows."""
+
+
+PRICE_HISTORY_START = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 
 
 class PriceChange(models.Model):
@@ -336,9 +340,10 @@ def _record_price_change(sender: type, instance: Any, created: bool, **kwargs: A
     old = getattr(instance, "_billing_old_price", None)
     if old is None:
         return
-    old_price, partner_created_at = old
+    old_price, _created_at = old
     if not PriceChange.objects.filter(partner=instance).exists():
-        PriceChange.objects.create(partner=instance, price_cents=old_price, effective_from=partner_created_at)
+        # The first known price covers all of the past (calls may predate the partner row in imports).
+        PriceChange.objects.create(partner=instance, price_cents=old_price, effective_from=PRICE_HISTORY_START)
     PriceChange.objects.create(
         partner=instance, price_cents=instance.price_per_call_cents, effective_from=timezone.now()
     )
