@@ -38,6 +38,12 @@ class RoutingDecision(models.Model):
     excluded = models.JSONField(default=list)
     fallback = models.CharField(max_length=200, blank=True)
     elapsed_ms = models.FloatField(default=0)
+    # What the engine noted (listing unavailable, language narrowed, location unknown, ...).
+    notes = models.JSONField(default=list, blank=True)
+    location_label = models.CharField(max_length=80, blank=True)  # "Austin, TX": an area, never a number
+    location_problem = models.CharField(max_length=120, blank=True)  # e.g. "unknown ZIP 00000"
+    rotation_key = models.BigIntegerField(default=0)
+    directory_version = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]

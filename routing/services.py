@@ -1,13 +1,277 @@
-"""Writes of the routing app: run the engine and store its decision.
+"""Writes of the routing app: run the engine and store its decision; count call legs.
 
-Contract used by helpline (voice and admission requests):
+Contract used by helpline (voice and admission requests) and billing:
 
 - ``route(*, request, kind, now=None) -> tuple[RoutingDecision, Decision]``:
-  load candidates (``routing.selectors``), run ``engine.decide``, store a
-  ``RoutingDecision`` row and return both.
-- ``call_leg_started(*, partner_id) -> bool`` / ``call_leg_ended(*, partner_id)``:
-  claim / release one of the partner's concurrent-call slots and count the
-  day's calls; ``False`` means the partner is at its cap (try the next one).
+  load the candidates whose service area may hold the caller
+  (``routing.selectors``), run ``engine.decide`` and store a ``RoutingDecision``
+  row (chosen and excluded with reasons, notes, fallback, location source,
+  elapsed_ms) in one transaction, and return both. ``kind`` is "call" or
+  "admission". A ``request.rotation_key`` of 0 means "next in the rotation":
+  route() takes it from a per-day counter per kind, state and service. The
+  fallback is always ``f"{settings.FALLBACK_LINE_NAME} {settings.FALLBACK_LINE}"``;
+  with no choices the caller goes there. Raises only when the database is
+  unavailable (``django.db.DatabaseError``): callers then send the caller to
+  the fallback line. An engine fault is logged and becomes a fallback-only
+  decision, never an exception.
+- ``claim_leg(*, partner_id, now) -> bool``: before dialing a partner, claim one
+  of its concurrent-call slots and count the call toward today's and this
+  month's caps, in one conditional UPDATE (compare-and-set) of the partner's
+  counter row, so two workers at the same instant cannot both take the last
+  slot. ``False``: the partner is at a cap (or gone): try the next choice.
+  PostgreSQL only, never Redis: the call path does not wait on Redis.
+- ``release_leg(*, partner_id, accepted, now) -> None``: call exactly once per
+  claimed leg when it ends (answered and finished, busy, no answer, declined).
+  Frees the slot; ``accepted=False`` gives the day's and month's count back.
+  Pass the time the leg was claimed as ``now``: the count goes back to that
+  UTC day/month (a leg claimed at 23:59 and released at 00:01 must not lower
+  the new day's count).
+- ``record_billed(*, partner_id, amount_cents, at) -> None``: billing calls it
+  for every ledger row it writes (a credit is negative), so the budget check
+  compares this month's spend with ``Partner.monthly_budget_cents`` without
+  reading the ledger on the call path. Amounts dated in an earlier UTC month
+  than the counter's do not change the current month's spend.
+- ``bump_directory_version() -> None``: directory writes that bypass model
+  signals (``bulk_create``, ``QuerySet.update``) call this so every process
+  recompiles its area index.
+
+Days and months of caps are UTC, like the invoices.
 """
 
 from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, replace
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Case, F, Q, When
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from partners.models import Partner
+from routing import selectors
+from routing.engine import Decision, RouteRequest, decide
+from routing.models import DirectoryVersion, PartnerCounter, RotationCounter, RoutingDecision
+
+logger = logging.getLogger(__name__)
+
+
+def fallback_line() -> str:
+    return f"{settings.FALLBACK_LINE_NAME} {settings.FALLBACK_LINE}"
+
+
+# --- Directory version ------------------------------------------------------
+
+
+def bump_directory_version() -> None:
+    """Make every process recompile its directory index on its next decision.
+
+    Runs inside the caller's transaction, so the new version becomes visible
+    together with the change that caused it.
+    """
+    now = timezone.now()
+    if DirectoryVersion.objects.filter(id=1).update(version=F("version") + 1, changed_at=now) == 0:
+        with transaction.atomic():
+            obj, created = DirectoryVersion.objects.get_or_create(id=1, defaults={"version": 1, "changed_at": now})
+        if not created:
+            DirectoryVersion.objects.filter(id=1).update(version=F("version") + 1, changed_at=now)
+
+
+def directory_changed(**kwargs: Any) -> None:
+    """Signal receiver for saves and deletes of Partner, Facility, OpeningHours, ClosedDate."""
+    if kwargs.get("raw"):
+        return  # loaddata: the fixture's own rows; bumped once the caller is done
+    bump_directory_version()
+
+
+# --- Rotation -----------------------------------------------------------------
+
+
+def next_rotation_key(*, scope: str, now: datetime) -> int:
+    """Count one decision in ``scope`` today and return the count (1, 2, 3, ...).
+
+    One statement (upsert with RETURNING, PostgreSQL and SQLite alike), so
+    concurrent decisions get distinct keys.
+    """
+    table = RotationCounter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (day, scope, value) VALUES (%s, %s, 1) "  # noqa: S608 - table name is ours
+            f"ON CONFLICT (day, scope) DO UPDATE SET value = {table}.value + 1 RETURNING value",
+            [selectors.utc_day(now), scope[:40]],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+# --- Route --------------------------------------------------------------------
+
+
+def _choice_json(decision: Decision) -> list[dict[str, Any]]:
+    return [asdict(c) for c in decision.choices]
+
+
+def route(*, request: RouteRequest, kind: str, now: datetime | None = None) -> tuple[RoutingDecision, Decision]:
+    """Decide where ``request`` goes and store the decision (see the module docstring)."""
+    if kind not in RoutingDecision.Kind.values:
+        raise ValueError(f"kind must be one of {RoutingDecision.Kind.values}, not {kind!r}")
+    now = now or timezone.now()
+    started = time.perf_counter()
+    fallback = fallback_line()
+    location = request.location
+    candidates = selectors.candidates_for(location=location, now=now, listing_facility_id=request.listing_facility_id)
+    version = selectors.directory_cache.current_version()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # The decision log may lose its last milliseconds in a database
+            # crash rather than make a caller wait for a disk flush; WAL order
+            # keeps it consistent with anything committed later.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        if request.rotation_key == 0:
+            scope = f"{kind}:{location.state or '-'}:{request.service or 'unsure'}"
+            request = replace(request, rotation_key=next_rotation_key(scope=scope, now=now))
+        try:
+            decision = decide(request, candidates, now, fallback=fallback)
+        except Exception:  # a fault in the engine must not leave a caller in silence
+            logger.exception("routing engine failed; sending the caller to the fallback line")
+            decision = Decision(
+                choices=(),
+                excluded=(),
+                fallback=fallback,
+                considered=len(candidates),
+                notes=("routing engine error: fallback line only",),
+            )
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        record = RoutingDecision.objects.create(
+            kind=kind,
+            created_at=now,
+            service=request.service[:20],
+            language=request.language[:5],
+            zip_code=location.zip_code[:5],
+            state=location.state[:2],
+            location_source=location.source,
+            location_label=location.label[:80],
+            location_problem=location.problem[:120],
+            listing_facility_id=request.listing_facility_id,
+            considered_count=decision.considered,
+            chosen=_choice_json(decision),
+            excluded=[asdict(x) for x in decision.excluded],
+            notes=list(decision.notes),
+            fallback=decision.fallback[:200],
+            rotation_key=request.rotation_key,
+            directory_version=version,
+            elapsed_ms=round(elapsed_ms, 3),
+        )
+    return record, decision
+
+
+# --- Call legs: concurrent slots and caps -----------------------------------
+
+
+def _periods(now: datetime) -> tuple[Any, Any]:
+    day = selectors.utc_day(now)
+    return day, selectors.month_start(day)
+
+
+def _ensure_counter(*, partner_id: int, now: datetime) -> None:
+    """Create the counter row if missing and roll stale day/month figures over.
+
+    Each statement is idempotent and conditional (``day__lt``), so workers that
+    do it at the same moment agree, and a worker whose clock is a little behind
+    never resets a newer period.
+    """
+    day, month = _periods(now)
+    PartnerCounter.objects.bulk_create(
+        [PartnerCounter(partner_id=partner_id, day=day, month=month, updated_at=now)], ignore_conflicts=True
+    )
+    PartnerCounter.objects.filter(partner_id=partner_id, day__lt=day).update(day=day, calls_today=0)
+    PartnerCounter.objects.filter(partner_id=partner_id, month__lt=month).update(
+        month=month, calls_this_month=0, spend_this_month_cents=0
+    )
+
+
+def claim_leg(*, partner_id: int, now: datetime) -> bool:
+    """Claim one concurrent-call slot and count one call today and this month, or say no.
+
+    The claim is one ``UPDATE … WHERE active_calls < cap AND calls_today < cap
+    AND …``: PostgreSQL locks the row, and a second worker's UPDATE waits, then
+    re-checks its WHERE against the first one's result, so the caps hold under
+    any concurrency. Paused or unverified partners are refused too.
+    """
+    caps = (
+        Partner.objects.filter(id=partner_id)
+        .values_list(
+            "status",
+            "license_verified_on",
+            "daily_call_cap",
+            "monthly_call_cap",
+            "concurrent_call_cap",
+            "monthly_budget_cents",
+        )
+        .first()
+    )
+    if caps is None:
+        return False
+    status, verified_on, daily_cap, monthly_cap, concurrent_cap, budget = caps
+    if status != Partner.Status.ACTIVE or verified_on is None:
+        return False
+    day, month = _periods(now)
+    conditions = Q(partner_id=partner_id, day=day, month=month)
+    if concurrent_cap is not None:
+        conditions &= Q(active_calls__lt=concurrent_cap)
+    if daily_cap is not None:
+        conditions &= Q(calls_today__lt=daily_cap)
+    if monthly_cap is not None:
+        conditions &= Q(calls_this_month__lt=monthly_cap)
+    if budget is not None:
+        conditions &= Q(spend_this_month_cents__lt=budget)
+    increment = {
+        "active_calls": F("active_calls") + 1,
+        "calls_today": F("calls_today") + 1,
+        "calls_this_month": F("calls_this_month") + 1,
+        "updated_at": now,
+    }
+    with transaction.atomic():
+        if PartnerCounter.objects.filter(conditions).update(**increment) == 1:
+            return True
+        # No row yet, or a new day/month: make the row current, then try once more.
+        _ensure_counter(partner_id=partner_id, now=now)
+        return PartnerCounter.objects.filter(conditions).update(**increment) == 1
+
+
+def release_leg(*, partner_id: int, accepted: bool, now: datetime) -> None:
+    """Free the leg's slot; when the partner did not accept, give the call count back.
+
+    ``now`` is when the leg was claimed (see the module docstring). Counts
+    never go below zero, so a stray second release cannot corrupt them.
+    """
+    day, month = _periods(now)
+    changes: dict[str, Any] = {"active_calls": Greatest(F("active_calls") - 1, 0), "updated_at": timezone.now()}
+    if not accepted:
+        changes["calls_today"] = Case(
+            When(day=day, calls_today__gt=0, then=F("calls_today") - 1), default=F("calls_today")
+        )
+        changes["calls_this_month"] = Case(
+            When(month=month, calls_this_month__gt=0, then=F("calls_this_month") - 1),
+            default=F("calls_this_month"),
+        )
+    PartnerCounter.objects.filter(partner_id=partner_id).update(**changes)
+
+
+def record_billed(*, partner_id: int, amount_cents: int, at: datetime) -> None:
+    """Add a ledger amount (US cents; a credit is negative) to the partner's spend this month."""
+    if not isinstance(amount_cents, int) or isinstance(amount_cents, bool):
+        raise TypeError("amount_cents must be an int (US cents)")
+    if amount_cents == 0:
+        return
+    with transaction.atomic():
+        _ensure_counter(partner_id=partner_id, now=at)
+        _day, month = _periods(at)
+        PartnerCounter.objects.filter(partner_id=partner_id, month=month).update(
+            spend_this_month_cents=F("spend_this_month_cents") + amount_cents
+        )
