@@ -37,18 +37,33 @@ def mask_phone(raw: str) -> str:
     return f"•••-•••-{digits[-4:]}"
 
 
-# Phone-number-like runs of digits (7+ digits with optional separators / +).
-_PHONE_RE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
-_SECRET_RE = re.compile(r"(?i)(token|password|secret|authorization)([\"':= ]+)([^\s\"',&]+)")
+# Phone-number-like runs of digits (7+ digits with optional separators / +), not inside a
+# longer word such as a Twilio SID (CA0123...), which is not caller data and helps debugging.
+_PHONE_RE = re.compile(r"(?<![\w])(?:\+|%2[Bb])?\d[\d\s().-]{6,}\d(?![\w])")
+# "token=abc", "password: abc", "X-Twilio-Signature: abc", "sessionid=abc" ...
+_SECRET_RE = re.compile(
+    r"(?i)(token|password|passwd|secret|authorization|signature|sessionid|csrftoken|api[_-]?key)"
+    r"([\"':= ]+)((?:token |bearer |basic )?[^\s\"',&]+)"
+)
+# "Token 9944b09199c6..." / "Bearer eyJ..." on their own.
+_AUTH_SCHEME_RE = re.compile(r"(?i)\b(token|bearer|basic) [A-Za-z0-9._~+/=-]{16,}")
 
 
 def redact(text: str) -> str:
+    """Remove phone numbers, credentials and tokens from free text bound for a log."""
     text = _PHONE_RE.sub("[redacted-number]", text)
-    return _SECRET_RE.sub(r"\1\2[redacted]", text)
+    text = _SECRET_RE.sub(r"\1\2[redacted]", text)
+    return _AUTH_SCHEME_RE.sub(r"\1 [redacted]", text)
 
 
 class RedactingFilter(logging.Filter):
-    """Strips phone numbers and tokens from every log record before it is written."""
+    """Strips phone numbers and tokens from every log record before it is written.
+
+    The message *and* the traceback text are redacted: an exception message
+    can carry a value (``IntegrityError: Key (phone)=(...)``). The raw
+    ``exc_info`` is dropped once rendered, so no later handler or formatter can
+    print the unredacted traceback.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -57,7 +72,18 @@ class RedactingFilter(logging.Filter):
             message = str(record.msg)
         record.msg = redact(message)
         record.args = None
+        if record.exc_info and record.exc_info[0] is not None:
+            if not record.exc_text:
+                record.exc_text = _FORMATTER.formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
+
+
+_FORMATTER = logging.Formatter()
 
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -24,7 +24,7 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-only-key-change-me
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.security.ClearlineAdminConfig",  # django.contrib.admin with optional staff OTP
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -172,8 +173,13 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0)
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# Number of trusted proxies in front of gunicorn; the client address is read
+# from X-Forwarded-For accordingly (config.security.client_ip), for lockouts,
+# rate limits and the audit log alike.
+PROXY_COUNT = env.int("PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "config.security.client_ip"
+AXES_LOCKOUT_TEMPLATE = None
+AXES_SENSITIVE_PARAMETERS = ["password", "otp_token"]
 
 # Staff admin path is configurable so it is not at a guessable address.
 ADMIN_URL = env("ADMIN_URL", default="admin/")
@@ -212,6 +218,13 @@ CONTENT_SECURITY_POLICY = {
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+# Any body (form, webhook, JSON API) larger than this is refused with 413 before it is read.
+MAX_REQUEST_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
+# Error reports never show caller data: all POST values, locals, cookies and query values hidden.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.security.CallerDataExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "config.security.CallerDataExceptionReporter"
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {

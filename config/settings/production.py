@@ -22,7 +22,7 @@ CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
-AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=1)
+PROXY_COUNT = env.int("PROXY_COUNT", default=1)
 STAFF_REQUIRE_OTP = env.bool("STAFF_REQUIRE_OTP", default=True)
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")

@@ -1,0 +1,127 @@
+"""Security plumbing shared by every app: client address, body limits, error reports, staff admin.
+
+Nothing here imports models at module level: the admin app config below is
+loaded while Django is still populating its app registry.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, ItemsView
+from typing import Any
+
+from django.conf import settings
+from django.contrib.admin.apps import AdminConfig
+from django.http import HttpRequest, HttpResponse
+from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
+
+# --- Client address behind the proxy -------------------------------------------
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The caller's address as seen by the first trusted proxy.
+
+    With ``PROXY_COUNT`` = N trusted proxies in front of gunicorn, each one
+    appends the address it received the request from to ``X-Forwarded-For``.
+    The right-most N entries are therefore written by our own proxies and the
+    N-th from the right is the real client; anything further left was sent by
+    the client itself and can be forged, so it is ignored. With no proxy (N=0)
+    or a malformed header, ``REMOTE_ADDR`` is the answer.
+
+    Used by django-axes (``AXES_CLIENT_IP_CALLABLE``), the audit log and rate limits.
+    """
+    remote = request.META.get("REMOTE_ADDR", "") or ""
+    proxies = int(getattr(settings, "PROXY_COUNT", 0) or 0)
+    if proxies <= 0:
+        return remote
+    forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()]
+    if len(forwarded) < proxies:
+        return remote
+    candidate = forwarded[-proxies]
+    try:
+        ipaddress.ip_address(candidate)
+    except ValueError:
+        return remote
+    return candidate
+
+
+# --- Request body limits ---------------------------------------------------------
+
+
+class RequestBodyLimitMiddleware:
+    """Refuse oversize bodies (413) before anything reads them.
+
+    Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` only guards form parsing and
+    ``request.body``; the REST framework's JSON parser reads the stream
+    directly, so without this guard a partner API client could post any size.
+    Every legitimate body here (forms, Twilio webhooks, API JSON) is a few KB.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = int(getattr(settings, "MAX_REQUEST_BODY_BYTES", settings.DATA_UPLOAD_MAX_MEMORY_SIZE))
+        raw_length = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            length = int(raw_length)
+        except ValueError:
+            return HttpResponse("Invalid Content-Length.\n", status=400, content_type="text/plain")
+        if length > limit:
+            return HttpResponse(
+                f"Request body too large (limit {limit} bytes).\n", status=413, content_type="text/plain"
+            )
+        return self.get_response(request)
+
+
+# --- Error reports without caller data -------------------------------------------
+
+_CLEANSED = SafeExceptionReporterFilter.cleansed_substitute
+
+
+class CallerDataExceptionReporterFilter(SafeExceptionReporterFilter):
+    """Error reports (500 pages in DEBUG, error e-mails) with no caller data at all.
+
+    Every POST on this site carries caller data (the callback form, Twilio's
+    ``From``/``Digits``/``FromZip``, API bodies), so all POST values are
+    hidden, not just the ones a view remembered to mark with
+    ``@sensitive_post_parameters``; so are traceback locals (a ``phone``
+    variable), cookies (session ids) and settings that look like secrets.
+    Always on, DEBUG or not.
+    """
+
+    hidden_settings = re.compile(r"API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE|COOKIE|SALT|HASH|URL|DSN", flags=re.I)
+
+    def is_active(self, request: HttpRequest | None) -> bool:
+        return True
+
+    def get_post_parameters(self, request: HttpRequest | None) -> dict[str, Any]:
+        if request is None:
+            return {}
+        return {key: _CLEANSED for key in request.POST}
+
+    def get_safe_cookies(self, request: HttpRequest) -> dict[str, Any]:
+        return {key: _CLEANSED for key in getattr(request, "COOKIES", {})}
+
+    def get_traceback_frame_variables(self, request: HttpRequest | None, tb_frame: Any) -> ItemsView[str, Any]:
+        return {name: _CLEANSED for name in tb_frame.f_locals}.items()
+
+
+class CallerDataExceptionReporter(ExceptionReporter):
+    """Also hides query-string values, which the default report prints unfiltered."""
+
+    def get_traceback_data(self) -> dict[str, Any]:
+        data = super().get_traceback_data()
+        if "request_GET_items" in data:
+            data["request_GET_items"] = [(key, _CLEANSED) for key in self.request.GET] if self.request else []
+        return data
+
+
+# --- Staff admin ---------------------------------------------------------------
+
+
+class ClearlineAdminConfig(AdminConfig):
+    """The staff admin, with an optional second factor (``STAFF_REQUIRE_OTP``)."""
+
+    default_site = "config.admin_site.ClearlineAdminSite"
