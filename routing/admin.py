@@ -1,0 +1,137 @@
+"""Admin: stored routing decisions, read-only — "why did this caller go to this partner".
+
+``decision_html(decision)`` renders one decision (ordered choices with their
+reasons, notes, fallback, excluded facilities with theirs) as escaped HTML that
+the Call and AdmissionRequest admins embed as a read-only field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from routing.models import PartnerCounter, RoutingDecision
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def decision_html(decision: RoutingDecision | None) -> SafeString:
+    """The decision as an escaped HTML fragment (every value from the row is escaped)."""
+    if decision is None:
+        return format_html("<p>{}</p>", "No routing decision recorded.")
+    where = decision.location_label or "unknown location"
+    summary = format_html(
+        "<p><strong>{}</strong> · {} · service {} · language {} · location {} (from {}){}</p>",
+        decision.get_kind_display(),
+        decision.created_at.strftime("%Y-%m-%d %H:%M:%S UTC") if decision.created_at else "",
+        decision.service or "unsure",
+        decision.language or "any",
+        where,
+        decision.get_location_source_display(),
+        format_html(" — {}", decision.location_problem) if decision.location_problem else "",
+    )
+    chosen_rows = [
+        (i, _text(c.get("partner_name")), _text(c.get("facility_name")), _text(c.get("reason")))
+        for i, c in enumerate(decision.chosen or [], start=1)
+        if isinstance(c, dict)
+    ]
+    if chosen_rows:
+        chosen = format_html(
+            "<ol class='routing-chosen'>{}</ol>",
+            format_html_join("", "<li value='{}'><strong>{}</strong> — {}: {}</li>", chosen_rows),
+        )
+    else:
+        chosen = format_html("<p>{}</p>", "No partner was eligible.")
+    fallback = format_html("<p>Fallback: {}</p>", decision.fallback or "none")
+    notes = (
+        format_html(
+            "<ul class='routing-notes'>{}</ul>", format_html_join("", "<li>{}</li>", ((n,) for n in decision.notes))
+        )
+        if decision.notes
+        else ""
+    )
+    excluded_rows = [
+        (_text(x.get("partner_name")), _text(x.get("facility_name")), _text(x.get("reason")))
+        for x in decision.excluded or []
+        if isinstance(x, dict)
+    ]
+    excluded = (
+        format_html(
+            "<details><summary>{} excluded</summary><ul class='routing-excluded'>{}</ul></details>",
+            len(excluded_rows),
+            format_html_join("", "<li>{} — {}: {}</li>", excluded_rows),
+        )
+        if excluded_rows
+        else format_html("<p>{}</p>", "Nothing excluded.")
+    )
+    footer = format_html(
+        "<p class='help'>{} facilities considered in {} ms; rotation key {}; directory version {}.</p>",
+        decision.considered_count,
+        decision.elapsed_ms,
+        decision.rotation_key,
+        decision.directory_version,
+    )
+    return format_html(
+        "<div class='routing-decision'>{}{}{}{}{}{}</div>", summary, chosen, notes, fallback, excluded, footer
+    )
+
+
+@admin.register(RoutingDecision)
+class RoutingDecisionAdmin(admin.ModelAdmin):
+    """Decisions are a record of what happened: nobody adds, edits or deletes them here."""
+
+    list_display = ("created_at", "kind", "service", "location_label", "location_source", "first_choice", "fallback")
+    list_filter = ("kind", "location_source", "service")
+    date_hierarchy = "created_at"
+    search_fields = ("state", "zip_code", "location_label")
+    readonly_fields = ("explanation",)
+    fields = ("explanation",)
+
+    @admin.display(description="First choice")
+    def first_choice(self, obj: RoutingDecision) -> str:
+        return obj.chosen[0]["partner_name"] if obj.chosen else "fallback"
+
+    @admin.display(description="Why this caller went where")
+    def explanation(self, obj: RoutingDecision) -> SafeString:
+        return decision_html(obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(PartnerCounter)
+class PartnerCounterAdmin(admin.ModelAdmin):
+    """Live counters, for staff to see why a partner is at a cap. Read-only: the call path owns them."""
+
+    list_display = (
+        "partner",
+        "active_calls",
+        "day",
+        "calls_today",
+        "month",
+        "calls_this_month",
+        "spend_this_month_cents",
+        "updated_at",
+    )
+    search_fields = ("partner__display_name",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
