@@ -1,0 +1,202 @@
+"""The IVR: greeting, crisis line, Spanish, service menu, location and ZIP, faults → fallback TwiML."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from django.db import DatabaseError, connection
+from django.test.utils import CaptureQueriesContext
+
+from helpline.models import Call, CallEvent, HelplineNumber
+from helpline.privacy import caller_hash
+from tests.factories import FacilityFactory
+from tests.helpline.voice_support import CallDriver, make_directory, parse, payload, post, said, spoken
+
+pytestmark = pytest.mark.django_db
+
+
+def test_greeting_discloses_paid_providers_and_offers_crisis_and_spanish(client):
+    make_directory()
+    root = CallDriver(client).incoming()
+    gather = root.find("Gather")
+    assert gather is not None and gather.get("numDigits") == "1"
+    text = spoken(gather)
+    assert "free and confidential" in text
+    assert "treatment providers who pay to advertise" in text
+    assert "dial 9 1 1" in text and "press 9" in text
+    spanish = [s for s in gather.iter("Say") if s.get("language") == "es-MX"]
+    assert [s.text for s in spanish] == ["Para español, oprima 2."]
+    # No input on the greeting falls through to a redirect, never to silence.
+    assert root[-1].tag == "Redirect"
+
+
+def test_incoming_records_call_once_with_encrypted_number_and_hash(client):
+    make_directory()
+    driver = CallDriver(client)
+    first = driver.incoming()
+    params = payload("incoming", **driver.base)
+    second = parse(post(client, "/twilio/voice/incoming", params))
+    assert Call.objects.count() == 1
+    call = Call.objects.get()
+    assert said(first) == said(second)
+    assert call.call_sid == driver.sid
+    assert call.caller_hash == caller_hash("+15125550123")
+    assert call.caller_number == "+15125550123"
+    assert call.helpline_number is not None and call.is_test is False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT caller_number FROM helpline_call WHERE id = %s", [call.pk])
+        stored = cursor.fetchone()[0]
+    assert "5125550123" not in stored
+
+
+def test_unknown_to_number_is_treated_as_the_general_helpline(client):
+    make_directory()
+    driver = CallDriver(client, to="+18885559999")
+    driver.incoming()
+    driver.press("1")  # English
+    root = driver.press("1")  # detox
+    call = Call.objects.get()
+    assert call.helpline_number is None and call.listing_facility is None
+    assert root.find("Dial/Number") is not None
+
+
+def test_crisis_option_dials_988_then_the_fallback_line(client, settings):
+    make_directory()
+    driver = CallDriver(client)
+    driver.incoming()
+    root = driver.press("9")
+    dials = root.findall("Dial")
+    assert [d.text for d in dials] == [settings.CRISIS_LINE, settings.FALLBACK_LINE]
+    assert "988 Suicide and Crisis Lifeline" in spoken(root)
+    call = Call.objects.get()
+    assert call.status == Call.Status.CRISIS
+    assert CallEvent.objects.filter(call=call, kind="ivr", status="crisis").exists()
+
+
+def test_crisis_option_also_works_from_the_service_menu(client, settings):
+    make_directory()
+    driver = CallDriver(client)
+    driver.incoming()
+    driver.press("2")
+    root = driver.press("9")
+    assert root.find("Dial").text == settings.CRISIS_LINE
+    assert root.find("Say").get("language") == "es-MX"
+    assert Call.objects.get().status == Call.Status.CRISIS
+
+
+def test_spanish_keeps_the_rest_of_the_call_in_spanish(client):
+    make_directory()
+    driver = CallDriver(client)
+    driver.incoming()
+    menu = driver.press("2")
+    assert {s.get("language") for s in menu.iter("Say")} == {"es-MX"}
+    assert "desintoxicación" in spoken(menu)
+    root = driver.press("1")
+    assert {s.get("language") for s in root.iter("Say")} == {"es-MX"}
+    call = Call.objects.get()
+    assert call.language == "es" and call.service == "detox"
+
+
+def test_service_menu_repeats_once_then_defaults_to_not_sure(client):
+    make_directory()
+    driver = CallDriver(client)
+    driver.incoming()
+    driver.press("1")
+    again = driver.silence()
+    assert spoken(again).startswith("Sorry, I didn't get that.")
+    assert "try=2" in again.find("Gather").get("action")
+    root = driver.press("7")  # invalid on the second try: no third menu
+    assert root.find("Gather") is None
+    assert root.find("Dial/Number") is not None
+    assert "help you decide" in spoken(root)
+    call = Call.objects.get()
+    assert call.service == "unsure"
+    statuses = set(CallEvent.objects.filter(call=call, kind="ivr").values_list("status", flat=True))
+    assert {"service-no-input-1", "service-invalid-2", "service:unsure"} <= statuses
+
+
+def test_location_from_twilio_fromzip_needs_no_zip_question(client):
+    make_directory()
+    driver = CallDriver(client, FromZip="78701", FromState="TX")
+    driver.incoming()
+    driver.press("1")
+    root = driver.press("3")
+    assert root.find("Dial/Number") is not None
+    call = Call.objects.get()
+    assert (call.location_source, call.zip_code, call.state) == ("twilio", "78701", "TX")
+    assert call.zip_attempts == 0
+
+
+def test_location_from_area_code_when_twilio_sends_none(client):
+    make_directory()
+    driver = CallDriver(client)  # +1 512: Austin area code, no FromZip/FromState
+    driver.incoming()
+    driver.press("1")
+    root = driver.press("2")
+    assert root.find("Dial/Number") is not None
+    call = Call.objects.get()
+    assert (call.location_source, call.state) == ("area_code", "TX")
+
+
+def test_zip_is_asked_when_location_unknown_and_used_for_routing(client):
+    make_directory()
+    driver = CallDriver(client, from_="+18005550199")  # toll-free: no place
+    driver.incoming()
+    driver.press("1")
+    ask = driver.press("1")
+    gather = ask.find("Gather")
+    assert gather is not None and gather.get("numDigits") == "5"
+    assert "5-digit ZIP code" in spoken(ask)
+    root = driver.press("78701")
+    assert root.find("Dial/Number") is not None
+    call = Call.objects.get()
+    assert (call.location_source, call.zip_code, call.state) == ("zip", "78701", "TX")
+    assert call.caller_area and "5550199" not in call.caller_area
+
+
+def test_zip_retry_then_continue_as_unknown(client, settings):
+    FacilityFactory(name="Nationwide", service_states=sorted(__import__("routing.engine").engine.NATIONWIDE))
+    HelplineNumber.objects.create(number="+18885550100")
+    driver = CallDriver(client, from_="+18005550199")
+    driver.incoming()
+    driver.press("1")
+    driver.press("1")
+    retry = driver.press("00000")  # not a real ZIP
+    assert "not recognized" in spoken(retry)
+    assert "try=2" in retry.find("Gather").get("action")
+    root = driver.silence()
+    assert root.find("Gather") is None
+    assert "We will find someone who can help" in spoken(root)
+    assert root.find("Dial/Number") is not None  # a nationwide provider still takes unknown callers
+    call = Call.objects.get()
+    assert call.location_source == "unknown" and call.zip_attempts == 2
+
+
+def test_database_error_inside_a_voice_view_serves_fallback_twiml(client, settings, caplog):
+    make_directory()
+    driver = CallDriver(client)
+    with mock.patch("helpline.calls.call_record_incoming", autospec=True, side_effect=DatabaseError("down")):
+        response = post(client, "/twilio/voice/incoming", payload("incoming", **driver.base))
+    root = parse(response)
+    assert root.find("Dial").text == settings.FALLBACK_LINE
+    assert {s.get("language") for s in root.iter("Say")} == {"en-US", "es-MX"}
+    assert Call.objects.count() == 0
+    assert "DatabaseError" in caplog.text and "5125550123" not in caplog.text
+
+
+def test_fault_in_a_menu_step_also_serves_fallback(client, settings):
+    make_directory()
+    driver = CallDriver(client)
+    driver.incoming()
+    with mock.patch("helpline.calls.call_set_language", autospec=True, side_effect=RuntimeError("bug")):
+        root = driver.press("1")
+    assert root.find("Dial").text == settings.FALLBACK_LINE
+
+
+def test_static_fallback_needs_no_database(client, settings):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post("/twilio/voice/fallback", {"CallSid": "CAx"})
+    root = parse(response)
+    assert root.find("Dial").text == settings.FALLBACK_LINE
+    assert len(queries) == 0
