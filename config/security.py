@@ -78,6 +78,8 @@ class RequestBodyLimitMiddleware:
 # --- Error reports without caller data -------------------------------------------
 
 _CLEANSED = SafeExceptionReporterFilter.cleansed_substitute
+# Request metadata that repeats the query string (or a page's, for the referrer).
+_META_WITH_QUERY = ("QUERY_STRING", "RAW_URI", "REQUEST_URI", "HTTP_REFERER")
 
 
 class CallerDataExceptionReporterFilter(SafeExceptionReporterFilter):
@@ -101,6 +103,13 @@ class CallerDataExceptionReporterFilter(SafeExceptionReporterFilter):
             return {}
         return {key: _CLEANSED for key in request.POST}
 
+    def get_safe_request_meta(self, request: HttpRequest) -> dict[str, Any]:
+        meta = super().get_safe_request_meta(request)
+        for key in _META_WITH_QUERY:
+            if key in meta:
+                meta[key] = _CLEANSED
+        return meta
+
     def get_safe_cookies(self, request: HttpRequest) -> dict[str, Any]:
         return {key: _CLEANSED for key in getattr(request, "COOKIES", {})}
 
@@ -113,8 +122,9 @@ class CallerDataExceptionReporter(ExceptionReporter):
 
     def get_traceback_data(self) -> dict[str, Any]:
         data = super().get_traceback_data()
-        if "request_GET_items" in data:
-            data["request_GET_items"] = [(key, _CLEANSED) for key in self.request.GET] if self.request else []
+        if self.request is not None:
+            data["request_GET_items"] = [(key, _CLEANSED) for key in self.request.GET]
+            data["request_insecure_uri"] = self.request.build_absolute_uri(self.request.path)
         return data
 
 

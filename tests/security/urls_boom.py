@@ -1,0 +1,15 @@
+"""A URL conf with one view that fails while holding caller data (tests only)."""
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path
+from django.views.decorators.csrf import csrf_exempt
+
+
+@csrf_exempt
+def boom(request: HttpRequest) -> HttpResponse:
+    phone = request.POST.get("phone", "")
+    first_name = request.POST.get("first_name", "")  # noqa: F841 - a local the report must hide
+    raise ValueError(f"could not route callback for {phone}")
+
+
+urlpatterns = [path("boom/", boom), path("", include("config.urls"))]
