@@ -1,6 +1,6 @@
 from django.urls import path
 
-from helpline import views
+from helpline import admission_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -9,5 +9,7 @@ urlpatterns = [
     path("providers/", views.directory, name="directory"),
     path("terms/", views.terms, name="terms"),
     path("privacy/", views.privacy, name="privacy"),
-    path("request-a-callback/", views.admission_request, name="admission_request"),
+    path("request-a-callback/", admission_views.admission_request, name="admission_request"),
+    path("request-a-callback/thanks/<str:token>/", admission_views.admission_confirmation, name="admission_confirmation"),
+    path("request-a-callback/withdraw/<str:token>/", admission_views.admission_withdraw, name="admission_withdraw"),
 ]
