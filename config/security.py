@@ -124,7 +124,7 @@ class CallerDataExceptionReporter(ExceptionReporter):
         data = super().get_traceback_data()
         if self.request is not None:
             data["request_GET_items"] = [(key, _CLEANSED) for key in self.request.GET]
-            data["request_insecure_uri"] = self.request.build_absolute_uri(self.request.path)
+            data["request_insecure_uri"] = self.request.path  # no host lookup: it may be the error
         return data
 
 
