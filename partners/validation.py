@@ -84,11 +84,17 @@ def validate_zip_in_state(*, zip_code: str, state: str) -> None:
 
 @lru_cache(maxsize=1)
 def _iana_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    # Location zones only: legacy names such as "EST" or "Etc/GMT+5" ignore daylight
+    # saving time, so a facility's opening hours would be an hour off half the year.
+    return frozenset(
+        name
+        for name in zoneinfo.available_timezones()
+        if "/" in name and not name.startswith(("Etc/", "SystemV/", "US/"))
+    )
 
 
 def validate_iana_timezone(value: str) -> None:
-    """A name from the IANA database such as ``America/Chicago`` (not an offset or abbreviation)."""
+    """A location name from the IANA database such as ``America/Chicago`` (not an offset or abbreviation)."""
     if str(value or "") not in _iana_zones():
         raise ValidationError(f"{value!r} is not an IANA time zone; use a name like America/Chicago.")
 
