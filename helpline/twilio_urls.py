@@ -5,7 +5,7 @@ Voice URL ``voice/incoming``, status callback ``voice/status``, Fallback URL ``v
 
 from django.urls import path
 
-from helpline import voice
+from helpline import callback_voice, voice
 
 app_name = "twilio"
 
@@ -19,4 +19,12 @@ urlpatterns = [
     path("voice/whisper-choice", voice.whisper_choice, name="whisper_choice"),
     path("voice/status", voice.status, name="status"),
     path("voice/fallback", voice.fallback, name="fallback"),
+    # Bridged callbacks of admission requests (helpline.callback_voice) and inbound texts (STOP/START).
+    path("callback/<int:attempt_id>/whisper", callback_voice.whisper, name="callback_whisper"),
+    path("callback/<int:attempt_id>/accept", callback_voice.accept, name="callback_accept"),
+    path("callback/<int:attempt_id>/caller-screen", callback_voice.caller_screen, name="callback_caller_screen"),
+    path("callback/<int:attempt_id>/caller-accept", callback_voice.caller_accept, name="callback_caller_accept"),
+    path("callback/<int:attempt_id>/dial-done", callback_voice.dial_done, name="callback_dial_done"),
+    path("callback/<int:attempt_id>/status", callback_voice.status, name="callback_status"),
+    path("sms/incoming", callback_voice.sms_incoming, name="sms_incoming"),
 ]
