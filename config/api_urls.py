@@ -1,8 +1,10 @@
 """All of ``/api/v1/``: each app registers its viewsets on one router."""
 
-from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from helpline.api import AdmissionRequestViewSet
+
 router = DefaultRouter()
+router.register("admission-requests", AdmissionRequestViewSet, basename="admission-request")
 
 urlpatterns: list = [*router.urls]
