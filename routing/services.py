@@ -48,7 +48,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, F, Q, When
+from django.db.models import Case, F, PositiveIntegerField, Q, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -251,14 +251,21 @@ def release_leg(*, partner_id: int, accepted: bool, now: datetime) -> None:
     never go below zero, so a stray second release cannot corrupt them.
     """
     day, month = _periods(now)
-    changes: dict[str, Any] = {"active_calls": Greatest(F("active_calls") - 1, 0), "updated_at": timezone.now()}
+    changes: dict[str, Any] = {
+        # output_field: PositiveIntegerField minus an int literal is otherwise a "mixed types" FieldError.
+        "active_calls": Greatest(F("active_calls") - 1, 0, output_field=PositiveIntegerField()),
+        "updated_at": timezone.now(),
+    }
     if not accepted:
         changes["calls_today"] = Case(
-            When(day=day, calls_today__gt=0, then=F("calls_today") - 1), default=F("calls_today")
+            When(day=day, calls_today__gt=0, then=F("calls_today") - 1),
+            default=F("calls_today"),
+            output_field=PositiveIntegerField(),
         )
         changes["calls_this_month"] = Case(
             When(month=month, calls_this_month__gt=0, then=F("calls_this_month") - 1),
             default=F("calls_this_month"),
+            output_field=PositiveIntegerField(),
         )
     PartnerCounter.objects.filter(partner_id=partner_id).update(**changes)
 
