@@ -1,0 +1,85 @@
+"""``python manage.py simulate_call``: play a whole call against Clearline as Twilio would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from helpline.models import HelplineNumber
+from helpline.simulator import (
+    PARTNER_OUTCOMES,
+    Script,
+    SimulationError,
+    client_transport,
+    http_transport,
+    parse_list,
+    simulate,
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Play one call against the running app exactly as Twilio would (signed webhooks, TwiML followed turn by "
+        "turn) and print the conversation. Simulated calls are stored as test calls and never billed."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--from", dest="from_number", default="+15125550123", help="Caller ID (E.164).")
+        parser.add_argument("--to", default="", help="Helpline number dialed (default: the primary helpline number).")
+        parser.add_argument(
+            "--digits",
+            default="",
+            help='Keys for each menu in turn, comma-separated; an empty entry times out: "1,,78701".',
+        )
+        parser.add_argument(
+            "--partner-outcomes",
+            default="answer+1",
+            help="What each dialed partner does, comma-separated: " + ", ".join(PARTNER_OUTCOMES),
+        )
+        parser.add_argument(
+            "--from-zip", default="", help="Twilio's FromZip (blank: Twilio could not place the caller)."
+        )
+        parser.add_argument("--from-state", default="", help="Twilio's FromState.")
+        parser.add_argument("--talk-seconds", type=int, default=180, help="Length of a bridged conversation.")
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="Where the app is running.")
+        parser.add_argument(
+            "--in-process", action="store_true", help="Run against this process's app (Django test Client), no server."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        to = options["to"] or self.default_number()
+        outcomes = parse_list(options["partner_outcomes"])
+        unknown = [o for o in outcomes if o not in PARTNER_OUTCOMES]
+        if unknown:
+            raise CommandError(f"Unknown partner outcome(s) {unknown}; use {', '.join(PARTNER_OUTCOMES)}.")
+        script = Script(
+            from_number=options["from_number"],
+            to_number=to,
+            digits=parse_list(options["digits"]),
+            partner_outcomes=outcomes,
+            from_zip=options["from_zip"],
+            from_state=options["from_state"],
+            talk_seconds=options["talk_seconds"],
+        )
+        transport = client_transport() if options["in_process"] else http_transport(options["base_url"])
+        where = "in-process" if options["in_process"] else options["base_url"]
+        self.stdout.write(f"Simulating a call to {where} (signed for {settings.PUBLIC_BASE_URL})")
+        try:
+            sim = simulate(script=script, transport=transport, echo=self.stdout.write)
+        except SimulationError as exc:
+            raise CommandError(f"The simulated call failed: {exc}") from exc
+        except OSError as exc:
+            raise CommandError(f"Could not reach {options['base_url']}: {exc}. Is the app running?") from exc
+        self.stdout.write(f"({sim.requests} webhook requests, CallSid {sim.call_sid})")
+
+    def default_number(self) -> str:
+        number = (
+            HelplineNumber.objects.filter(is_active=True, kind=HelplineNumber.Kind.GENERAL)
+            .order_by("-is_primary", "id")
+            .first()
+        )
+        if number is None:
+            raise CommandError("No helpline number in the database: pass --to or run seed_demo first.")
+        return str(number.number)
