@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.admin.apps import AdminConfig
+from django.core.checks import CheckMessage, Tags, Warning, register
 from django.http import HttpRequest, HttpResponse
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
@@ -135,3 +136,37 @@ class ClearlineAdminConfig(AdminConfig):
     """The staff admin, with an optional second factor (``STAFF_REQUIRE_OTP``)."""
 
     default_site = "config.admin_site.ClearlineAdminSite"
+
+
+# --- Deployment checks -----------------------------------------------------------
+
+_LOCAL_DEFAULTS = {"local-dev-salt-key", "local-dev-caller-hash-key", "local-dev-twilio-token"}
+
+
+@register(Tags.security, deploy=True)
+def check_privacy_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``check --deploy`` fails loudly on placeholder or short privacy keys."""
+    problems: list[CheckMessage] = []
+    salt_keys = settings.SALT_KEY if isinstance(settings.SALT_KEY, list) else [settings.SALT_KEY]
+    named = [("FIELD_ENCRYPTION_SALT_KEYS", k) for k in salt_keys] + [
+        ("CALLER_HASH_KEY", settings.CALLER_HASH_KEY),
+        ("TWILIO_AUTH_TOKEN", settings.TWILIO_AUTH_TOKEN),
+    ]
+    for name, value in named:
+        if not value or value in _LOCAL_DEFAULTS or (name != "TWILIO_AUTH_TOKEN" and len(value) < 16):
+            problems.append(
+                Warning(
+                    f"{name} is a placeholder or shorter than 16 characters.",
+                    hint="Generate a long random value (e.g. `openssl rand -base64 32`) and keep it secret.",
+                    id="clearline.W001",
+                )
+            )
+    if not settings.STAFF_REQUIRE_OTP:
+        problems.append(
+            Warning(
+                "STAFF_REQUIRE_OTP is off: staff reach caller data with a password alone.",
+                hint="Enrol staff with `manage.py enroll_totp <username>` and set STAFF_REQUIRE_OTP=true.",
+                id="clearline.W002",
+            )
+        )
+    return problems
