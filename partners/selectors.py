@@ -1,0 +1,318 @@
+"""Reads for the portal, the API and staff reports.
+
+Every partner-facing read takes the partner explicitly; ``None`` means staff
+(everything). Lists are sliced with keyset cursors so a partner with a million
+calls costs the same as one with ten, and each list is a fixed number of
+queries whatever the page size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Avg, Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from helpline.models import AdmissionRequest, Call
+from partners.billing_models import (
+    BillingDecision,
+    Dispute,
+    Invoice,
+    LedgerEntry,
+    PartnerChangeLog,
+    WebhookDelivery,
+)
+from partners.invoices import month_bounds
+from partners.models import Partner, PartnerMembership
+
+
+def partner_for_user(user: Any) -> Partner | None:
+    """The partner a logged-in user belongs to, or None (staff or a stray account)."""
+    if user is None or not user.is_authenticated:
+        return None
+    membership = PartnerMembership.objects.select_related("partner").filter(user=user).first()
+    return membership.partner if membership else None
+
+
+def _scoped(qs: QuerySet, partner: Partner | None, field_name: str = "partner") -> QuerySet:
+    return qs if partner is None else qs.filter(**{field_name: partner})
+
+
+def _date_range(qs: QuerySet, field_name: str, since: dt.date | None, until: dt.date | None) -> QuerySet:
+    if since is not None:
+        qs = qs.filter(**{f"{field_name}__gte": dt.datetime.combine(since, dt.time.min, tzinfo=dt.UTC)})
+    if until is not None:
+        # ``until`` is inclusive: everything before the next midnight.
+        end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
+        qs = qs.filter(**{f"{field_name}__lt": end})
+    return qs
+
+
+def call_records(
+    *,
+    partner: Partner | None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    billable: bool | None = None,
+) -> QuerySet[BillingDecision]:
+    """The partner's dialed legs (calls and callbacks) with billing verdicts, newest first."""
+    qs = _scoped(BillingDecision.objects.all(), partner)
+    qs = _date_range(qs, "occurred_at", since, until)
+    if billable is not None:
+        qs = qs.filter(billable=billable)
+    return qs.select_related("call", "admission_request", "facility", "ledger_entry").order_by("-occurred_at", "-id")
+
+
+def ledger_entries(
+    *, partner: Partner | None, since: dt.date | None = None, until: dt.date | None = None
+) -> QuerySet[LedgerEntry]:
+    qs = _date_range(_scoped(LedgerEntry.objects.all(), partner), "occurred_at", since, until)
+    return qs.select_related("decision", "created_by").order_by("-occurred_at", "-id")
+
+
+def invoices(
+    *, partner: Partner | None, since: dt.date | None = None, until: dt.date | None = None
+) -> QuerySet[Invoice]:
+    qs = _scoped(Invoice.objects.all(), partner).select_related("partner")
+    if since is not None:
+        qs = qs.filter(month__gte=since.replace(day=1))
+    if until is not None:
+        qs = qs.filter(month__lte=until)
+    return qs.order_by("-month", "-id")
+
+
+def admission_requests(
+    *, partner: Partner | None, since: dt.date | None = None, until: dt.date | None = None
+) -> QuerySet[AdmissionRequest]:
+    qs = _date_range(_scoped(AdmissionRequest.objects.all(), partner), "created_at", since, until)
+    return qs.select_related("facility", "partner").order_by("-created_at", "-id")
+
+
+def disputes(*, partner: Partner | None) -> QuerySet[Dispute]:
+    return (
+        _scoped(Dispute.objects.all(), partner)
+        .select_related("charge", "charge__decision", "opened_by", "resolved_by", "credit", "partner")
+        .order_by("-opened_at", "-id")
+    )
+
+
+def webhook_deliveries(*, partner: Partner) -> QuerySet[WebhookDelivery]:
+    return WebhookDelivery.objects.filter(partner=partner).select_related("webhook_event").order_by("-at", "-id")
+
+
+def change_log(*, partner: Partner) -> QuerySet[PartnerChangeLog]:
+    return PartnerChangeLog.objects.filter(partner=partner).order_by("-at", "-id")
+
+
+# --- keyset pages ---------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    rows: list[Any]
+    next_cursor: str | None
+    is_first: bool
+
+
+def parse_cursor(raw: str | None) -> tuple[dt.datetime, int] | None:
+    """``<ISO time>~<id>`` of the last row shown; None (first page) if absent or malformed."""
+    if not raw or "~" not in raw:
+        return None
+    when, _, pk = raw.rpartition("~")
+    try:
+        at = dt.datetime.fromisoformat(when)
+        if at.tzinfo is None:
+            return None
+        return at, int(pk)
+    except ValueError:
+        return None
+
+
+def keyset_page(qs: QuerySet, *, cursor: str | None, time_field: str, size: int = 50) -> Page:
+    """Rows strictly older than the cursor, ordered (time desc, id desc), plus the next cursor."""
+    position = parse_cursor(cursor)
+    if position is not None:
+        at, pk = position
+        qs = qs.filter(Q(**{f"{time_field}__lt": at}) | Q(**{time_field: at, "pk__lt": pk}))
+    rows = list(qs.order_by(f"-{time_field}", "-pk")[: size + 1])
+    next_cursor = None
+    if len(rows) > size:
+        rows = rows[:size]
+        last = rows[-1]
+        next_cursor = f"{getattr(last, time_field).isoformat()}~{last.pk}"
+    return Page(rows=rows, next_cursor=next_cursor, is_first=position is None)
+
+
+# --- dashboard ---------------------------------------------------------------------
+
+
+@dataclass
+class DayStats:
+    day: dt.date
+    offered: int = 0
+    accepted: int = 0
+    billable: int = 0
+    talk_seconds: int = 0
+
+
+@dataclass
+class Dashboard:
+    days: list[DayStats]
+    offered: int
+    accepted: int
+    billable: int
+    answer_rate: float | None
+    avg_talk_seconds: int | None
+    spend_cents: int
+    budget_cents: int | None
+    budget_used: float | None
+    month_start: dt.date
+    open_disputes: int
+    max_per_day: int = field(default=1)
+
+
+def dashboard(*, partner: Partner, now: dt.datetime | None = None, days: int = 30) -> Dashboard:
+    """Per-day counts for the last ``days`` days and this month's spend: three aggregate queries."""
+    now = now or timezone.now()
+    today = now.astimezone(dt.UTC).date()
+    first_day = today - dt.timedelta(days=days - 1)
+    start = dt.datetime.combine(first_day, dt.time.min, tzinfo=dt.UTC)
+    rows = (
+        BillingDecision.objects.filter(partner=partner, occurred_at__gte=start)
+        .annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC))
+        .values("day")
+        .annotate(
+            n_offered=Count("id"),
+            n_accepted=Count("id", filter=Q(accepted=True)),
+            n_billable=Count("id", filter=Q(billable=True)),
+            talk=Sum("talk_seconds", filter=Q(accepted=True)),
+        )
+        .order_by("day")
+    )
+    by_day = {r["day"]: r for r in rows}
+    series = []
+    for i in range(days):
+        day = first_day + dt.timedelta(days=i)
+        r = by_day.get(day)
+        series.append(
+            DayStats(
+                day=day,
+                offered=r["n_offered"],
+                accepted=r["n_accepted"],
+                billable=r["n_billable"],
+                talk_seconds=r["talk"] or 0,
+            )  # fmt: skip
+            if r
+            else DayStats(day=day)
+        )
+    offered = sum(d.offered for d in series)
+    accepted = sum(d.accepted for d in series)
+    billable = sum(d.billable for d in series)
+    talk = sum(d.talk_seconds for d in series)
+    month_start, month_end = month_bounds(today.replace(day=1))
+    spend = (
+        LedgerEntry.objects.filter(partner=partner, occurred_at__gte=month_start, occurred_at__lt=month_end).aggregate(
+            s=Sum("amount_cents")
+        )["s"]
+        or 0
+    )
+    budget = partner.monthly_budget_cents
+    return Dashboard(
+        days=series,
+        offered=offered,
+        accepted=accepted,
+        billable=billable,
+        answer_rate=(accepted / offered) if offered else None,
+        avg_talk_seconds=round(talk / accepted) if accepted else None,
+        spend_cents=spend,
+        budget_cents=budget,
+        budget_used=(spend / budget) if budget else None,
+        month_start=month_start.date(),
+        open_disputes=Dispute.objects.filter(partner=partner, status=Dispute.Status.OPEN).count(),
+        max_per_day=max([d.offered for d in series] + [1]),
+    )
+
+
+# --- staff reports --------------------------------------------------------------------
+
+
+def staff_report(*, since: dt.date, until: dt.date) -> dict[str, Any]:
+    """Across partners: calls by day/partner/service/state/location source, answer rates, revenue, follow-ups."""
+    calls = _date_range(Call.objects.all(), "started_at", since, until)
+    legs = _date_range(BillingDecision.objects.all(), "occurred_at", since, until)
+    ledger = _date_range(LedgerEntry.objects.all(), "occurred_at", since, until)
+
+    def grouped(qs: QuerySet, key: str) -> list[dict[str, Any]]:
+        return list(
+            qs.values(key)
+            .annotate(
+                calls=Count("id"),
+                connected=Count("id", filter=Q(connected_partner__isnull=False)),
+                followup=Count("id", filter=Q(needs_followup=True)),
+            )
+            .order_by(key)
+        )
+
+    by_day = list(
+        calls.annotate(day=TruncDate("started_at", tzinfo=dt.UTC))
+        .values("day")
+        .annotate(
+            calls=Count("id"),
+            connected=Count("id", filter=Q(connected_partner__isnull=False)),
+            followup=Count("id", filter=Q(needs_followup=True)),
+        )
+        .order_by("day")
+    )
+    by_partner = list(
+        legs.values("partner_id", "partner__display_name")
+        .annotate(
+            offered=Count("id"),
+            n_accepted=Count("id", filter=Q(accepted=True)),
+            n_billable=Count("id", filter=Q(billable=True)),
+            avg_talk=Avg("talk_seconds", filter=Q(accepted=True)),
+        )
+        .order_by("partner__display_name")
+    )
+    revenue = {r["partner_id"]: r["s"] for r in ledger.values("partner_id").annotate(s=Sum("amount_cents")).order_by()}
+    for row in by_partner:
+        row["accepted"], row["billable"] = row.pop("n_accepted"), row.pop("n_billable")
+        row["answer_rate"] = row["accepted"] / row["offered"] if row["offered"] else None
+        row["revenue_cents"] = revenue.get(row["partner_id"], 0)
+    totals = calls.aggregate(
+        calls=Count("id"),
+        connected=Count("id", filter=Q(connected_partner__isnull=False)),
+        followup=Count("id", filter=Q(needs_followup=True)),
+    )
+    totals["answer_rate"] = totals["connected"] / totals["calls"] if totals["calls"] else None
+    totals["revenue_cents"] = ledger.aggregate(s=Sum("amount_cents"))["s"] or 0
+    unanswered = list(
+        Call.objects.filter(needs_followup=True)
+        .filter(Q(followup_note="") | Q(followup_note__isnull=True))
+        .only("id", "call_sid", "started_at", "service", "state", "status", "caller_area")
+        .order_by("-started_at")[:100]
+    )
+    requests_attention = list(
+        AdmissionRequest.objects.filter(
+            Q(needs_attention=True)
+            | Q(status__in=[AdmissionRequest.Status.NEW, AdmissionRequest.Status.UNROUTED])
+            | Q(status=AdmissionRequest.Status.UNREACHABLE)
+        )
+        .exclude(status__in=[AdmissionRequest.Status.CLOSED, AdmissionRequest.Status.WITHDRAWN])
+        .only("id", "public_id", "created_at", "status", "service", "state", "needs_attention")
+        .order_by("-created_at")[:100]
+    )
+    return {
+        "since": since,
+        "until": until,
+        "totals": totals,
+        "by_day": by_day,
+        "by_partner": by_partner,
+        "by_service": grouped(calls, "service"),
+        "by_state": grouped(calls, "state"),
+        "by_location_source": grouped(calls, "location_source"),
+        "unanswered_calls": unanswered,
+        "requests_needing_followup": requests_attention,
+    }
