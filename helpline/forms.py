@@ -80,10 +80,13 @@ def clean_callback_phone(raw: str) -> str:
         number = phonenumbers.parse(text, "US")
     except phonenumbers.NumberParseException:
         raise ValidationError("That does not look like a phone number. Enter 10 digits, like 512-555-0123.") from None
-    if number.country_code != 1 or phonenumbers.region_code_for_number(number) not in ("US", "PR"):
-        raise ValidationError("We can only call US phone numbers. Enter a US number with area code.")
+    us_only = "We can only call US phone numbers. Enter a US number with area code."
+    if number.country_code != 1:
+        raise ValidationError(us_only)
     if not phonenumbers.is_valid_number(number):
         raise ValidationError("That is not a working US phone number. Check the area code and the digits.")
+    if phonenumbers.region_code_for_number(number) not in ("US", "PR"):
+        raise ValidationError(us_only)
     kind = phonenumbers.number_type(number)
     if kind == PhoneNumberType.TOLL_FREE:
         raise ValidationError(
@@ -189,7 +192,10 @@ def form_age_seconds(stamp: str, now: float | None = None) -> float | None:
         shown = float(data["t"])
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         return None
-    return (now if now is not None else time.time()) - shown
+    age = (now if now is not None else time.time()) - shown
+    if age > FORM_STAMP_MAX_AGE_SECONDS:
+        return None
+    return age
 
 
 def min_fill_seconds() -> float:

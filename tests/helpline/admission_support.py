@@ -1,0 +1,84 @@
+"""Helpers for the admission request tests: valid input, the fake Twilio, signed webhook posts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from helpline.forms import new_form_stamp
+from tests.fake_twilio import BridgedCallDriver, FakeTwilio, running_fake_twilio, signed_post_factory
+
+PHONE = "512-867-5309"
+PHONE_E164 = "+15128675309"
+
+
+def form_data(**overrides: Any) -> dict[str, Any]:
+    """A valid web form submission, shown 10 seconds ago (a person's pace)."""
+    data: dict[str, Any] = {
+        "for_whom": "myself",
+        "first_name": "Sam",
+        "phone": PHONE,
+        "zip_code": "78701",
+        "service": "detox",
+        "substances": ["alcohol"],
+        "payment": "medicaid",
+        "language": "en",
+        "callback_when": "now",
+        "window_date": "",
+        "window_slot": "",
+        "allow_voicemail": "",
+        "allow_text": "on",
+        "consent": "on",
+        "website": "",
+        "started": new_form_stamp(time.time() - 10),
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def api_data(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "for_whom": "someone_else",
+        "first_name": "J.R.",
+        "phone": PHONE,
+        "zip_code": "78701-1234",
+        "service": "unsure",
+        "substances": ["opioids"],
+        "payment": "",
+        "language": "es",
+        "callback_when": "now",
+        "allow_voicemail": False,
+        "allow_text": False,
+        "consent": True,
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.fixture
+def fake_twilio(settings: Any) -> Iterator[FakeTwilio]:
+    """A local fake of Twilio's REST API; the seam is pointed at it for the test."""
+    with running_fake_twilio() as fake:
+        settings.TWILIO_API_BASE_URL = fake.base_url
+        yield fake
+
+
+def client_poster(client: Client):  # type: ignore[no-untyped-def]
+    """Deliver signed webhook posts through Django's test client."""
+
+    def send(path: str, params: dict[str, str], signature: str) -> tuple[int, str]:
+        response = client.post(path, params, headers={"X-Twilio-Signature": signature})
+        return response.status_code, response.content.decode()
+
+    return signed_post_factory(
+        public_base_url=settings.PUBLIC_BASE_URL, auth_token=settings.TWILIO_AUTH_TOKEN, send=send
+    )
+
+
+def driver(client: Client) -> BridgedCallDriver:
+    return BridgedCallDriver(post=client_poster(client))
