@@ -87,11 +87,22 @@ _FORMATTER = logging.Formatter()
 
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER_RE = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
 def csv_safe(value: object) -> str:
-    """Neutralise spreadsheet formulas in exported cells (CSV injection)."""
-    text = "" if value is None else str(value)
+    """Neutralise spreadsheet formulas in exported cells (CSV injection).
+
+    A cell starting with ``= + - @``, a tab or a carriage return is read as
+    a formula by spreadsheet programs; prefixing ``'`` makes it text. Plain
+    numbers (a credit of ``-45.00``) are left alone: they cannot be formulas
+    and must stay numbers for the partner's accounts.
+    """
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value)
+    text = str(value)
+    if _PLAIN_NUMBER_RE.fullmatch(text):
+        return text
     if text.startswith(_FORMULA_PREFIXES):
         return "'" + text
     return text
