@@ -366,6 +366,7 @@ def attempt_finish(
     """
     from routing.services import release_leg
 
+    call = attempt.call  # kept: refresh_from_db() below drops the cached relation
     if attempt.accepted:
         outcome = O.COMPLETED
     else:
@@ -387,7 +388,6 @@ def attempt_finish(
     attempt.refresh_from_db()
     # The count goes back to the UTC day the leg was claimed on (routing's contract).
     release_leg(partner_id=attempt.partner_id, accepted=attempt.accepted, now=attempt.started_at)
-    call = attempt.call
     if call is not None:
         call.refresh_from_db()
         if attempt.accepted:
@@ -408,7 +408,9 @@ def attempt_finish(
 
 def call_caller_gone(*, call: Call, now: datetime, duration_seconds: int | None = None) -> None:
     """Twilio says the caller's leg has ended: stop dialing, close live legs, finish the record."""
-    for attempt in call.attempts.filter(outcome__in=LIVE_OUTCOMES).select_related("partner"):
+    # Ringing legs end with the caller. A bridged (accepted) leg is left to its own Dial action or
+    # status callback: only those carry the talk time billing needs.
+    for attempt in call.attempts.filter(outcome=O.PENDING).select_related("partner"):
         attempt.call = call
         attempt_finish(attempt=attempt, dial_status="canceled", duration_seconds=0, dial_call_sid="", now=now)
     call.refresh_from_db()
@@ -496,10 +498,13 @@ def _bill_when_final(*, call: Call) -> None:
     """
     if call.status not in TERMINAL_STATUSES or call.attempts.filter(outcome__in=LIVE_OUTCOMES).exists():
         return
+    if getattr(call, "_bill_scheduled", False):
+        return  # one request, one billing run
     from partners.billing import bill_call
 
+    call._bill_scheduled = True  # type: ignore[attr-defined]
     call_id = call.pk
-    transaction.on_commit(lambda: bill_call(call_id=call_id))
+    transaction.on_commit(lambda: bill_call(call_id=call_id), robust=True)
 
 
 # --- Automatic pause (issue 7) -----------------------------------------------------------------------------
@@ -547,5 +552,5 @@ def partner_check_auto_pause(*, partner_id: int, now: datetime) -> bool:
             except Exception:  # noqa: BLE001 - an alert failure must not touch the call in progress
                 logger.exception("Could not send the auto-pause alert for partner %s", partner_id)
 
-        transaction.on_commit(alert)
+        transaction.on_commit(alert, robust=True)
     return True
