@@ -11,9 +11,19 @@ from django.test.utils import CaptureQueriesContext
 from helpline.models import Call, CallEvent, HelplineNumber
 from helpline.privacy import caller_hash
 from tests.factories import FacilityFactory
-from tests.helpline.voice_support import CallDriver, make_directory, parse, payload, post, said, spoken
+from tests.helpline.voice_support import (
+    CallDriver,
+    fresh_routing_directory,
+    make_directory,
+    parse,
+    payload,
+    post,
+    said,
+    spoken,
+)
 
 pytestmark = pytest.mark.django_db
+__all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
 
 
 def test_greeting_discloses_paid_providers_and_offers_crisis_and_spanish(client):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from defusedxml import ElementTree as SafeET
 from django.conf import settings
 from django.test import Client
@@ -189,3 +190,18 @@ def make_directory(count: int = 3, *, number: str = "+18885550100") -> list[Any]
             FacilityFactory(partner=partner, name=f"Facility {chr(65 + i)}", phone=f"+1512555{1001 + i:04d}")
         )
     return facilities
+
+
+@pytest.fixture(autouse=True)
+def fresh_routing_directory():
+    """Each test starts with routing's per-process compiled directory empty.
+
+    A test's rollback puts ``DirectoryVersion`` back to a number the cache has
+    already seen while PostgreSQL's id sequences move on, so a cached copy from
+    the previous test would otherwise be taken for the current directory.
+    """
+    from routing.selectors import directory_cache
+
+    directory_cache.clear()
+    yield
+    directory_cache.clear()
