@@ -9,6 +9,7 @@ importing the module never touches the network.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,6 +18,10 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
+
+# The twilio library logs every request line at INFO; keep it to warnings (URLs name our accounts).
+_http_logger = logging.getLogger("helpline.twilio_client.http")
+_http_logger.setLevel(logging.WARNING)
 
 # Seconds to wait for Twilio's REST API; a task retries rather than hang.
 REST_TIMEOUT_SECONDS = 10
@@ -42,7 +47,7 @@ class RebasingHttpClient(TwilioHttpClient):
     """Sends every request that would go to ``*.twilio.com`` to ``base_url`` instead."""
 
     def __init__(self, *, base_url: str, timeout: float) -> None:
-        super().__init__(timeout=timeout)
+        super().__init__(timeout=timeout, logger=_http_logger)
         self.base = urlsplit(base_url.rstrip("/"))
 
     def request(  # type: ignore[override]
@@ -78,7 +83,7 @@ def get_client() -> Client:
     if base:
         http_client = RebasingHttpClient(base_url=base, timeout=REST_TIMEOUT_SECONDS)
     else:
-        http_client = TwilioHttpClient(timeout=REST_TIMEOUT_SECONDS)
+        http_client = TwilioHttpClient(timeout=REST_TIMEOUT_SECONDS, logger=_http_logger)
     return Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client)
 
 

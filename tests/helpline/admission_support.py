@@ -60,8 +60,8 @@ def api_data(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
-@pytest.fixture
-def fake_twilio(settings: Any) -> Iterator[FakeTwilio]:
+@pytest.fixture(name="fake_twilio")
+def fake_twilio_fixture(settings: Any) -> Iterator[FakeTwilio]:
     """A local fake of Twilio's REST API; the seam is pointed at it for the test."""
     with running_fake_twilio() as fake:
         settings.TWILIO_API_BASE_URL = fake.base_url

@@ -1,0 +1,412 @@
+"""After submit: partner notification, bridged callback with failover and retries, STOP, the sweeper.
+
+Outbound REST calls go to the local fake of Twilio's API (``tests/fake_twilio.py``);
+Twilio's webhooks are played by ``BridgedCallDriver`` with real signatures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from unittest import mock
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.utils import timezone
+
+from helpline import admission, tasks
+from helpline.models import AdmissionRequest, ContactBlock, DialAttempt
+from helpline.privacy import caller_hash
+from helpline.twilio_client import TwilioFailure
+from tests.factories import FacilityFactory
+from tests.fake_twilio import parse_twiml
+from tests.helpline.admission_support import PHONE_E164, client_poster, driver, fake_twilio_fixture  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def partners():
+    first = FacilityFactory(
+        partner__display_name="Harbor Recovery", partner__priority=1, partner__notify_sms="+15125550100",
+        phone="+15125550111",
+    )  # fmt: skip
+    second = FacilityFactory(partner__display_name="Second Step", partner__priority=2, phone="+15125550122")
+    return first, second
+
+
+def submit(**overrides) -> AdmissionRequest:
+    data = {
+        "for_whom": "myself", "first_name": "Sam", "phone": PHONE_E164, "zip_code": "78701", "state": "TX",
+        "time_zone": "America/Chicago", "service": "detox", "language": "en", "callback_when": "now",
+        "allow_voicemail": False, "allow_text": True,
+    }  # fmt: skip
+    data.update(overrides)
+    return admission.admission_request_submit(data=admission.AdmissionInput(**data))
+
+
+def notified(**overrides) -> AdmissionRequest:
+    req = submit(**overrides)
+    admission.admission_request_notify(request_id=req.pk)
+    req.refresh_from_db()
+    assert req.status == "notified"
+    return req
+
+
+def placed(**overrides) -> tuple[AdmissionRequest, DialAttempt]:
+    req = notified(**overrides)
+    attempt = admission.admission_request_place_callback(request_id=req.pk)
+    assert attempt is not None
+    req.refresh_from_db()
+    return req, attempt
+
+
+# --- Partner notification -------------------------------------------------------
+
+
+def test_partner_gets_an_email_and_a_text_with_the_portal_link_and_no_name_or_number(fake_twilio, partners):
+    req = notified()
+
+    assert len(mail.outbox) == 1
+    email = mail.outbox[0]
+    assert email.to == [partners[0].partner.notify_email]
+    link = f"{settings.PUBLIC_BASE_URL}/portal/requests/{req.public_id}/"
+    assert link in email.body
+    assert "Medical detox" in email.body and "Austin, TX" in email.body
+    assert "Sam" not in email.body and "8675309" not in email.body
+    [sms] = fake_twilio.messages()
+    assert sms.params["To"] == "+15125550100" and sms.params["From"] == settings.TWILIO_SMS_FROM
+    assert link in sms.params["Body"]
+    assert "Sam" not in sms.params["Body"] and "8675309" not in sms.params["Body"]
+    assert sms.account_sid == settings.TWILIO_ACCOUNT_SID
+    assert req.notified_at is not None and req.next_action_at <= timezone.now()
+    assert list(req.status_changes.values_list("to_status", flat=True)) == ["new", "routed", "notified"]
+
+
+def test_notification_that_fails_then_succeeds_sends_each_message_once(fake_twilio, partners):
+    req = submit()
+    fake_twilio.fail_next("Messages", status=500)
+
+    with pytest.raises(TwilioFailure):
+        admission.admission_request_notify(request_id=req.pk)
+    req.refresh_from_db()
+    assert req.status == "routed" and req.claimed_at is None
+    assert req.notify_email_sent_at is not None and req.notify_sms_sent_at is None
+    assert len(mail.outbox) == 1 and fake_twilio.messages() == []
+
+    admission.admission_request_notify(request_id=req.pk)
+    req.refresh_from_db()
+    assert req.status == "notified"
+    assert len(mail.outbox) == 1  # the email was not sent again
+    assert len(fake_twilio.messages()) == 1
+    assert len(fake_twilio.attempted) == 2
+
+
+def test_notify_task_run_twice_sends_one_text_and_one_email(fake_twilio, partners):
+    req = submit()
+    tasks.notify_partner_of_admission_request.apply(args=[req.pk])
+    tasks.notify_partner_of_admission_request.apply(args=[req.pk])
+    assert len(mail.outbox) == 1
+    assert len(fake_twilio.messages()) == 1
+
+
+def test_invalid_partner_mobile_is_flagged_and_the_request_goes_on(fake_twilio, partners):
+    fake_twilio.reject_number("+15125550100", code=21211)
+    req = notified()
+    assert req.needs_attention
+    assert fake_twilio.messages() == [] and len(fake_twilio.attempted) == 1
+    assert len(mail.outbox) == 1
+
+
+def test_notify_task_out_of_retries_goes_on_to_the_callback(fake_twilio, partners):
+    req = submit()
+    fake_twilio.fail_next("Messages", status=503, times=20)
+    tasks.notify_partner_of_admission_request.apply(args=[req.pk], retries=tasks.MAX_RETRIES)
+    req.refresh_from_db()
+    assert req.status == "notified" and req.needs_attention
+
+
+# --- Placing the callback ---------------------------------------------------------
+
+
+def test_callback_calls_the_first_partner_with_whisper_and_status_urls(fake_twilio, partners):
+    req, attempt = placed()
+
+    [call] = fake_twilio.calls()
+    assert call.params["To"] == "+15125550111"
+    assert call.params["From"] == settings.TWILIO_CALLER_ID
+    base = f"{settings.PUBLIC_BASE_URL}/twilio/callback/{attempt.pk}"
+    assert call.params["Url"] == f"{base}/whisper"
+    assert call.params["StatusCallback"] == f"{base}/status"
+    assert call.params["Timeout"] == str(settings.DIAL_RING_TIMEOUT_SECONDS)
+    assert attempt.dial_call_sid == call.sid and attempt.sequence == 1
+    assert attempt.partner == partners[0].partner and attempt.admission_request == req
+    assert req.status == "callback_attempted"
+
+
+def test_callback_task_run_twice_places_one_call(fake_twilio, partners):
+    req = notified()
+    tasks.place_admission_callback.apply(args=[req.pk])
+    tasks.place_admission_callback.apply(args=[req.pk])
+    assert len(fake_twilio.calls()) == 1
+    assert DialAttempt.objects.filter(admission_request=req).count() == 1
+
+
+def test_invalid_partner_number_is_marked_failed_and_the_next_partner_is_called(fake_twilio, partners):
+    fake_twilio.reject_number("+15125550111", code=21211)
+    req, attempt = placed()
+
+    first, second = DialAttempt.objects.filter(admission_request=req)
+    assert first.outcome == "failed" and first.ended_at is not None and first.dial_call_sid is None
+    assert second == attempt and second.facility == partners[1]
+    [call] = fake_twilio.calls()
+    assert call.params["To"] == "+15125550122"
+    assert req.callback_choice_index == 1
+
+
+def test_transient_twilio_error_raises_for_a_retry_of_the_same_partner(fake_twilio, partners):
+    req = notified()
+    fake_twilio.fail_next("Calls", status=500)
+    with pytest.raises(TwilioFailure):
+        admission.admission_request_place_callback(request_id=req.pk)
+    req.refresh_from_db()
+    assert req.next_action_at <= timezone.now() and req.callback_choice_index == 0
+
+    attempt = admission.admission_request_place_callback(request_id=req.pk)
+    assert attempt is not None and attempt.sequence == 2 and attempt.facility == partners[0]
+    assert [c.params["To"] for c in fake_twilio.calls()] == ["+15125550111"]
+
+
+def test_window_request_is_not_called_before_its_window(fake_twilio, partners):
+    start = timezone.now() + dt.timedelta(days=1)
+    req = notified(callback_when="window", window_start=start, window_end=start + dt.timedelta(hours=3))
+    assert req.next_action_at == start
+    assert admission.admission_request_place_callback(request_id=req.pk) is None
+    assert fake_twilio.calls() == []
+    assert admission.admission_request_place_callback(request_id=req.pk, now=start) is not None
+
+
+def test_window_that_passed_makes_the_request_unreachable_for_staff(fake_twilio, partners):
+    req = notified()
+    later = req.window_end + dt.timedelta(minutes=1)
+    assert admission.admission_request_place_callback(request_id=req.pk, now=later) is None
+    req.refresh_from_db()
+    assert req.status == "unreachable" and req.needs_attention
+    assert fake_twilio.calls() == []
+
+
+# --- The bridged call -----------------------------------------------------------------
+
+
+def test_bridged_callback_connects_the_person_and_bills_the_leg_once(
+    client, fake_twilio, partners, django_capture_on_commit_callbacks
+):
+    req, attempt = placed()
+    [call] = fake_twilio.calls()
+
+    with mock.patch("partners.billing.bill_admission_callback") as bill:
+        with django_capture_on_commit_callbacks(execute=True):
+            outcome = driver(client).run(call)
+    assert outcome.status_code == 204
+
+    whisper = parse_twiml(outcome.partner_twiml[0])
+    spoken = " ".join(s.text or "" for s in whisper.iter("Say"))
+    assert "Austin, TX" in spoken and "medical detox" in spoken and "Press 1" in spoken
+    assert "Sam" not in spoken and "8675309" not in spoken
+    dial = parse_twiml(outcome.partner_twiml[1]).find("Dial")
+    assert dial is not None and dial.attrib["callerId"] == settings.TWILIO_CALLER_ID
+    number = dial.find("Number")
+    assert number is not None and number.text == PHONE_E164
+    assert number.attrib["url"].endswith(f"/twilio/callback/{attempt.pk}/caller-screen")
+    screen = " ".join(s.text or "" for s in parse_twiml(outcome.caller_twiml[0]).iter("Say"))
+    assert "Press 1" in screen and "treatment" not in screen.lower()
+
+    req.refresh_from_db()
+    attempt.refresh_from_db()
+    assert req.status == "connected" and req.connected_at is not None
+    assert attempt.accepted and attempt.outcome == "completed" and attempt.talk_seconds == 240
+    assert [c.to_status for c in req.status_changes.all()][-2:] == ["callback_attempted", "connected"]
+    bill.assert_called_once_with(attempt_id=attempt.pk)
+
+    # Twilio re-sends the status callback: nothing changes, nothing is billed twice.
+    post = client_poster(client)
+    with mock.patch("partners.billing.bill_admission_callback") as bill_again:
+        with django_capture_on_commit_callbacks(execute=True):
+            code, _ = post(call.params["StatusCallback"], {"CallSid": call.sid, "CallStatus": "completed"})
+    assert code == 204 and not bill_again.called
+    assert len(fake_twilio.calls()) == 1
+
+
+def test_partner_not_answering_fails_over_to_the_next_partner(
+    client, fake_twilio, partners, django_capture_on_commit_callbacks
+):
+    req, attempt = placed()
+    with django_capture_on_commit_callbacks(execute=True):
+        driver(client).run(fake_twilio.calls()[0], partner_answers=False)
+
+    attempt.refresh_from_db()
+    assert attempt.outcome == "no-answer"
+    calls = fake_twilio.calls()
+    assert [c.params["To"] for c in calls] == ["+15125550111", "+15125550122"]
+    req.refresh_from_db()
+    assert req.status == "callback_attempted" and req.callback_choice_index == 1
+
+
+def test_partner_pressing_another_key_passes_to_the_next_partner(
+    client, fake_twilio, partners, django_capture_on_commit_callbacks
+):
+    req, attempt = placed()
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = driver(client).run(fake_twilio.calls()[0], partner_digits="2")
+    assert "another provider" in outcome.partner_twiml[-1]
+    attempt.refresh_from_db()
+    assert attempt.outcome == "not-accepted" and not attempt.accepted
+    assert fake_twilio.calls()[-1].params["To"] == "+15125550122"
+
+
+def test_person_not_answering_is_retried_then_marked_unreachable(
+    client, fake_twilio, partners, django_capture_on_commit_callbacks
+):
+    req, _ = placed()
+    run = driver(client)
+    for attempt_number in (1, 2, 3):
+        with django_capture_on_commit_callbacks(execute=True):
+            run.run(fake_twilio.calls()[-1], caller_answers=False)
+        req.refresh_from_db()
+        assert req.callback_attempts == attempt_number
+        if attempt_number < 3:
+            assert req.status == "callback_attempted"
+            assert req.next_action_at > timezone.now() + dt.timedelta(minutes=5)
+            assert admission.admission_request_place_callback(request_id=req.pk) is None  # not yet due
+            assert admission.admission_request_place_callback(request_id=req.pk, now=req.next_action_at)
+    assert req.status == "unreachable" and req.needs_attention
+    assert len(fake_twilio.calls()) == 3
+    # One "we tried to reach you" text per missed round, never with the name; STOP is explained.
+    texts = [m for m in fake_twilio.messages() if m.params["To"] == PHONE_E164]
+    assert len(texts) == 3
+    assert all("STOP" in t.params["Body"] and "Sam" not in t.params["Body"] for t in texts)
+
+
+def test_no_text_to_the_person_unless_allowed(client, fake_twilio, partners, django_capture_on_commit_callbacks):
+    placed(allow_text=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        driver(client).run(fake_twilio.calls()[-1], caller_answers=False)
+    assert [m for m in fake_twilio.messages() if m.params["To"] == PHONE_E164] == []
+
+
+@pytest.mark.parametrize("allow_voicemail", [False, True])
+def test_answering_machine_is_never_bridged_and_only_gets_a_neutral_message_if_allowed(
+    client, fake_twilio, partners, allow_voicemail
+):
+    req, attempt = placed(allow_voicemail=allow_voicemail)
+    # A machine answers: it never presses a key.
+    outcome = driver(client).run(fake_twilio.calls()[0], caller_digits="")
+    screen = parse_twiml(outcome.caller_twiml[0])
+    after_gather = [el.tag for el in screen][1:]
+    if allow_voicemail:
+        assert after_gather == ["Say", "Hangup"]
+        message = screen.findall("Say")[-1].text or ""
+        assert "treatment" not in message.lower() and "Sam" not in message
+    else:
+        assert after_gather == ["Hangup"]
+    req.refresh_from_db()
+    assert req.status == "callback_attempted" and req.callback_attempts == 1
+
+
+# --- Withdrawal -------------------------------------------------------------------------
+
+
+def sms(client, body: str, sender: str = PHONE_E164) -> tuple[int, str]:
+    post = client_poster(client)
+    return post(
+        f"{settings.PUBLIC_BASE_URL}/twilio/sms/incoming",
+        {"From": sender, "To": settings.TWILIO_SMS_FROM, "Body": body, "MessageSid": "SM" + "1" * 32},
+    )
+
+
+def test_stop_by_text_withdraws_blocks_and_no_task_contacts_the_person(client, fake_twilio, partners):
+    req = notified()
+    code, body = sms(client, " stop ")
+    assert code == 200 and "<Message>" not in body  # Twilio sends the standard STOP reply itself
+
+    req.refresh_from_db()
+    assert req.status == "withdrawn" and req.withdrawn_at is not None
+    assert ContactBlock.objects.filter(phone_hash=caller_hash(PHONE_E164), source="sms-stop").exists()
+    assert admission.admission_request_place_callback(request_id=req.pk) is None
+    assert not admission.admission_request_text_caller_missed(request_id=req.pk, round_number=1)
+    assert fake_twilio.calls() == []
+
+
+def test_stop_while_a_callback_rings_stops_the_bridge(client, fake_twilio, partners):
+    req, attempt = placed()
+    sms(client, "STOP")
+    outcome = driver(client).run(fake_twilio.calls()[0])
+    assert "no longer active" in outcome.partner_twiml[0]
+    assert "<Dial" not in "".join(outcome.partner_twiml)
+    req.refresh_from_db()
+    assert req.status == "withdrawn"
+
+
+def test_start_lifts_the_block_for_new_requests(client, fake_twilio, partners):
+    notified()
+    sms(client, "STOP")
+    sms(client, "Start")
+    assert not ContactBlock.objects.exists()
+    assert submit().status == "routed"
+
+
+def test_other_texts_get_a_pointer_to_the_phone_line(client):
+    code, body = sms(client, "hello is anyone there")
+    assert code == 200 and "<Message>" in body and "911" in body
+
+
+def test_webhooks_refuse_unsigned_requests(client, fake_twilio, partners):
+    _, attempt = placed()
+    for path in (
+        f"/twilio/callback/{attempt.pk}/whisper",
+        f"/twilio/callback/{attempt.pk}/status",
+        "/twilio/sms/incoming",
+    ):
+        assert client.post(path, {"From": PHONE_E164, "Body": "STOP"}).status_code == 403
+    assert not ContactBlock.objects.exists()
+
+
+def test_a_fault_in_a_callback_webhook_is_a_spoken_goodbye_not_a_500(client, fake_twilio, partners):
+    _, attempt = placed()
+    post = client_poster(client)
+    with mock.patch("helpline.admission.callback_attempt", side_effect=RuntimeError("db hiccup")):
+        code, body = post(f"{settings.PUBLIC_BASE_URL}/twilio/callback/{attempt.pk}/whisper", {"CallSid": "CA1"})
+    assert code == 200 and "<Hangup" in body and "<Say>" in body
+
+
+# --- The sweeper ------------------------------------------------------------------------
+
+
+def test_sweeper_picks_up_what_was_never_enqueued(fake_twilio, partners, django_capture_on_commit_callbacks):
+    with mock.patch("routing.services.route", side_effect=RuntimeError("down")):
+        stuck_new = submit()
+    stuck_routed = submit(phone="+15128675310")
+    due = notified(phone="+15128675311")
+    old = timezone.now() - dt.timedelta(minutes=5)
+    AdmissionRequest.objects.filter(id__in=[stuck_new.pk, stuck_routed.pk]).update(created_at=old, updated_at=old)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = tasks.sweep_admission_requests.apply().get()
+
+    assert counts == {"route": 1, "notify": 1, "callback": 1}
+    statuses = dict(AdmissionRequest.objects.values_list("id", "status"))
+    # Eager mode ran what the sweeper enqueued: the stuck one is routed (then notified, then called).
+    assert statuses[stuck_new.pk] == "callback_attempted"
+    assert statuses[stuck_routed.pk] == "callback_attempted"
+    assert statuses[due.pk] == "callback_attempted"
+    assert len(fake_twilio.calls()) == 3
+
+
+def test_sweeper_with_the_broker_down_loses_nothing(fake_twilio, partners):
+    req = notified()
+    with mock.patch.object(tasks.place_admission_callback, "delay", side_effect=OSError("redis down")):
+        counts = tasks.sweep_admission_requests.apply().get()
+    assert counts["callback"] == 0
+    req.refresh_from_db()
+    assert req.status == "notified" and req.next_action_at <= timezone.now()
+    assert tasks.sweep_admission_requests.apply().get()["callback"] == 1
