@@ -11,7 +11,8 @@ What goes, and when (``now`` minus the retention period is the *cutoff*):
 * ``CallEvent.detail`` (the non-identifying fields of Twilio's webhooks) and
   the ZIP in ``RoutingDecision`` rows older than the cutoff.
 
-The keyed hashes (``Call.caller_hash``, ``AdmissionRequest.phone_hash``) are
+The keyed hashes (``Call.caller_hash``, ``AdmissionRequest.phone_hash``,
+``BillingDecision.caller_hash``) are
 not the number, but whoever holds the hash key can test a guessed number
 against them, so they are caller data too. Billing needs them for the
 repeat-caller window ("the same caller reached the same partner within N
@@ -39,6 +40,7 @@ from django.db.models import Max, Model, QuerySet
 from django.utils import timezone
 
 from helpline.models import AdmissionRequest, AdmissionStatusChange, AuditEvent, Call, CallEvent
+from partners.billing_models import BillingDecision
 from partners.models import Partner
 from routing.models import RoutingDecision
 
@@ -156,6 +158,10 @@ def _clear_hashes(*, cutoff: dt.datetime, batch_size: int) -> int:
     requests = AdmissionRequest.objects.filter(created_at__lt=cutoff, purged_at__isnull=False).exclude(phone_hash="")
     for ids in _batches(requests, batch_size=batch_size):
         cleared += AdmissionRequest.objects.filter(pk__in=ids).update(phone_hash="")
+    # Billing keeps its own copy for the repeat-caller rule; it only ever looks back one window.
+    decisions = BillingDecision.objects.filter(occurred_at__lt=cutoff).exclude(caller_hash="")
+    for ids in _batches(decisions, batch_size=batch_size):
+        cleared += BillingDecision.objects.filter(pk__in=ids).update(caller_hash="")
     return cleared
 
 

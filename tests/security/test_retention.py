@@ -180,3 +180,26 @@ def test_scheduled_task_is_registered_and_purges():
 
     assert result["calls"] == 1
     assert Call.objects.get().caller_number is None
+
+
+@override_settings(CALLER_DATA_RETENTION_DAYS=90)
+def test_billing_ledger_and_counts_survive_the_purge_and_its_hash_copy_goes():
+    from partners.billing import bill_call
+    from partners.billing_models import BillingDecision, LedgerEntry
+    from tests.partners.factories import DialAttemptFactory
+
+    attempt = DialAttemptFactory(call__started_at=_days_ago(120), started_at=_days_ago(120), talk_seconds=400)
+    bill_call(call_id=attempt.call_id)
+    ledger_before = list(LedgerEntry.objects.values_list("partner_id", "kind", "amount_cents", "occurred_at"))
+    assert len(ledger_before) == 1
+    assert BillingDecision.objects.get().caller_hash != ""
+
+    purge_caller_data(now=NOW)
+
+    assert list(LedgerEntry.objects.values_list("partner_id", "kind", "amount_cents", "occurred_at")) == ledger_before
+    decision = BillingDecision.objects.get()
+    assert decision.caller_hash == ""
+    assert (decision.billable, decision.reason, decision.talk_seconds) == (True, "billable", 400)
+    call = Call.objects.get()
+    assert call.purged_at == NOW and call.caller_number is None
+    assert call.attempts.count() == 1
