@@ -1,6 +1,6 @@
 from django.urls import path
 
-from helpline import admission_views, views
+from helpline import admission_views, simulator_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,4 +12,5 @@ urlpatterns = [
     path("request-a-callback/", admission_views.admission_request, name="admission_request"),
     path("request-a-callback/thanks/<str:token>/", admission_views.admission_confirmation, name="admission_confirmation"),
     path("request-a-callback/withdraw/<str:token>/", admission_views.admission_withdraw, name="admission_withdraw"),
+    path("staff/simulator/", simulator_views.simulator, name="simulator"),
 ]

@@ -394,7 +394,8 @@ def zip_code(request: HttpRequest) -> HttpResponse:
         call = _locked_call(request)
         if call.status in calls.TERMINAL_STATUSES or call.routing_decision_id is not None:
             return _continue(call=call, now=now)
-        location = resolve_location(given_zip=digits) if digits else None
+        # Exactly five keys: routing pads short ZIPs with leading zeros, right for typed text, wrong for a keypad.
+        location = resolve_location(given_zip=digits) if len(digits) == 5 and digits.isdigit() else None
         calls.call_note_zip_attempt(call=call)
         if location is not None and location.source == "zip":
             calls.call_set_location(call=call, location=location)

@@ -1,1 +1,204 @@
-"""Admin: calls."""
+"""Admin: calls, as a timeline staff can read — what the caller chose, where we looked, who we rang, how it ended.
+
+Read-only except the follow-up: staff mark a flagged call done with a note.
+The caller's number is shown masked; opening a call is audited (AuditedAdminMixin).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from helpline.audit import AuditedAdminMixin
+from helpline.models import Call, CallEvent, DialAttempt
+from helpline.privacy import mask_phone
+from routing.admin import decision_html
+
+_EVENT_TEXT = {
+    "ivr": "Caller choice",
+    "skip": "Skipped (at a cap)",
+    "leg-status": "Partner leg",
+    "call-status": "Twilio call status",
+    "whisper": "Whisper",
+}
+
+
+class CallAdminForm(forms.ModelForm):
+    class Meta:
+        model = Call
+        fields = ["needs_followup", "followup_note"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        done = self.instance.needs_followup and not data.get("needs_followup")
+        if done and not (data.get("followup_note") or "").strip():
+            self.add_error("followup_note", "Say what was done before marking the follow-up done.")
+        return data
+
+
+def _when(at: datetime | None) -> str:
+    return at.strftime("%H:%M:%S") if at else ""
+
+
+@admin.register(Call)
+class CallAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    form = CallAdminForm
+    list_display = [
+        "started_at",
+        "caller",
+        "to_number",
+        "service",
+        "language",
+        "area",
+        "status",
+        "connected_partner",
+        "talk_seconds",
+        "needs_followup",
+        "is_test",
+    ]
+    list_filter = [
+        "status",
+        "needs_followup",
+        "location_source",
+        ("started_at", admin.DateFieldListFilter),
+        "language",
+        "is_test",
+    ]
+    list_select_related = ["connected_partner"]
+    date_hierarchy = "started_at"
+    search_fields = ["call_sid"]
+    ordering = ["-started_at"]
+    fieldsets = [
+        ("Follow-up", {"fields": ["needs_followup", "followup_note"]}),
+        (
+            "Call",
+            {
+                "fields": [
+                    "call_sid",
+                    "caller",
+                    "helpline_number",
+                    "to_number",
+                    "listing_facility",
+                    "status",
+                    "outcome_reason",
+                    "connected_partner",
+                    "connected_facility",
+                    "talk_seconds",
+                    "duration_seconds",
+                    "is_test",
+                ]
+            },
+        ),
+        ("Timeline", {"fields": ["timeline"]}),
+        ("Routing decision", {"fields": ["decision", "pool_decision_html"]}),
+    ]
+    readonly_fields = [
+        "call_sid",
+        "caller",
+        "helpline_number",
+        "to_number",
+        "listing_facility",
+        "status",
+        "outcome_reason",
+        "connected_partner",
+        "connected_facility",
+        "talk_seconds",
+        "duration_seconds",
+        "is_test",
+        "timeline",
+        "decision",
+        "pool_decision_html",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # calls come from Twilio only
+
+    def has_delete_permission(self, request: HttpRequest, obj: Call | None = None) -> bool:
+        return False  # the retention purge anonymises; the record and the counts stay
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Call]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related(
+                "helpline_number", "listing_facility", "connected_partner", "connected_facility", "routing_decision"
+            )
+        )
+
+    @admin.display(description="Caller")
+    def caller(self, obj: Call) -> str:
+        return mask_phone(obj.caller_number or "")
+
+    @admin.display(description="Caller's area", ordering="location_source")
+    def area(self, obj: Call) -> str:
+        return f"{obj.caller_area or 'unknown'} ({obj.get_location_source_display()})"
+
+    @admin.display(description="Why it went where it went")
+    def decision(self, obj: Call) -> SafeString:
+        return decision_html(obj.routing_decision)
+
+    @admin.display(description="General pool (listing facility did not answer)")
+    def pool_decision_html(self, obj: Call) -> SafeString:
+        if obj.pool_decision_id is None:
+            return format_html("<p>{}</p>", "Not needed.")
+        return decision_html(obj.pool_decision)
+
+    @admin.display(description="Timeline (UTC)")
+    def timeline(self, obj: Call) -> SafeString:
+        rows: list[tuple[datetime, str, str]] = []
+        number = obj.helpline_number
+        where = (
+            f"listing number of {obj.listing_facility}"
+            if obj.listing_facility_id
+            else (str(number) if number else f"unknown number {obj.to_number} (treated as the general line)")
+        )
+        rows.append((obj.started_at, "Call received", f"on {where}; caller {mask_phone(obj.caller_number or '')}"))
+        for event in CallEvent.objects.filter(call=obj).order_by("received_at", "id"):
+            label = _EVENT_TEXT.get(event.kind, event.kind)
+            extra = ", ".join(f"{k} {v}" for k, v in sorted(event.detail.items())) if event.detail else ""
+            rows.append((event.received_at, label, f"{event.status}{' — ' + extra if extra else ''}"))
+        if obj.routing_started_at:
+            rows.append(
+                (
+                    obj.routing_started_at,
+                    "Routed",
+                    f"service {obj.service or 'unsure'}, language {obj.language}, caller's area "
+                    f"{obj.caller_area or 'unknown'} (from {obj.get_location_source_display()}); "
+                    f"{len(obj.failover_plan)} partner(s) in the failover list",
+                )
+            )
+        attempts = DialAttempt.objects.filter(call=obj).select_related("partner", "facility").order_by("sequence")
+        for attempt in attempts:
+            ended = attempt.ended_at
+            ring = ""
+            if ended:
+                ring = f", {(ended - attempt.started_at).total_seconds():.0f} s after dialing"
+            rows.append(
+                (
+                    attempt.started_at,
+                    f"Dial attempt {attempt.sequence}",
+                    f"{attempt.partner} — {attempt.facility.name}: {attempt.get_outcome_display()}"
+                    f"{', accepted' if attempt.accepted else ''}, talk {attempt.talk_seconds} s{ring}",
+                )
+            )
+        if obj.ended_at:
+            rows.append(
+                (
+                    obj.ended_at,
+                    "Outcome",
+                    f"{obj.get_status_display()}{' — ' + obj.outcome_reason if obj.outcome_reason else ''}"
+                    f"{'; needs staff follow-up' if obj.needs_followup else ''}",
+                )
+            )
+        rows.sort(key=lambda r: r[0])
+        return format_html(
+            "<table class='call-timeline'><tbody>{}</tbody></table>",
+            format_html_join("", "<tr><td>{}</td><th>{}</th><td>{}</td></tr>", ((_when(t), a, b) for t, a, b in rows)),
+        )

@@ -1,0 +1,120 @@
+"""The call simulator: command (in-process and over HTTP against a live server) and the staff page."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from helpline.models import Call, DialAttempt
+from helpline.simulator import Script, client_transport, http_transport, simulate
+from tests.factories import StaffFactory, UserFactory
+from tests.helpline.voice_support import fresh_routing_directory, make_directory
+
+pytestmark = pytest.mark.django_db
+__all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
+
+
+def test_command_plays_a_failover_call_turn_by_turn(capsys):
+    _a, b, c = make_directory()
+    call_command(
+        "simulate_call", "--in-process", "--from", "+15125550123", "--to", "+18885550100",
+        "--digits", "1,1", "--partner-outcomes", "busy,answer+ignore,answer+1", "--talk-seconds", "240",
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert "Clearline says: Thank you for calling Clearline." in out
+    assert "Caller presses 1" in out
+    assert "… the line is busy" in out
+    assert "a voicemail answers; nobody presses anything" in out
+    assert "Partner presses 1" in out and "Caller and partner talk for 240 s" in out
+    call = Call.objects.get()
+    assert call.is_test and call.status == Call.Status.COMPLETED
+    assert call.connected_facility == c and call.talk_seconds == 240
+    assert list(DialAttempt.objects.values_list("outcome", flat=True)) == ["busy", "not-accepted", "completed"]
+    assert str(b.phone) in out
+
+
+def test_simulated_spanish_caller_with_zip_and_timeouts():
+    make_directory()
+    sim = simulate(
+        script=Script(from_number="+18005550199", to_number="+18885550100", digits=["2", "", "1", "7870", "78701"]),
+        transport=client_transport(),
+    )
+    text = sim.transcript
+    assert "Clearline says [es-MX]: Disculpe, no le entendí." in text
+    assert "(caller says nothing)" in text
+    assert "no reconocimos ese código postal" in text
+    call = Call.objects.get()
+    assert (call.language, call.service, call.location_source, call.zip_code) == ("es", "detox", "zip", "78701")
+    assert "The caller prefers Spanish." in text
+
+
+def test_simulated_crisis_call():
+    make_directory()
+    sim = simulate(script=Script(from_number="+15125550123", to_number="+18885550100", digits=["9"]),
+                   transport=client_transport())  # fmt: skip
+    assert "Dialing 988 … connected" in sim.transcript
+    assert Call.objects.get().status == Call.Status.CRISIS
+
+
+def test_command_rejects_an_unknown_partner_outcome():
+    make_directory()
+    with pytest.raises(CommandError, match="Unknown partner outcome"):
+        call_command("simulate_call", "--in-process", "--partner-outcomes", "answer+maybe")
+
+
+def test_command_reports_an_unreachable_server():
+    make_directory()
+    with pytest.raises(CommandError, match="Could not reach"):
+        call_command("simulate_call", "--base-url", "http://127.0.0.1:9", "--to", "+18885550100")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simulator_over_http_against_a_live_server(live_server, settings):
+    settings.PUBLIC_BASE_URL = live_server.url  # the app signs and checks on its public URL
+    make_directory()
+    sim = simulate(
+        script=Script(from_number="+15125550123", to_number="+18885550100", digits=["1", "3"],
+                      partner_outcomes=["no-answer", "answer+1"]),
+        transport=http_transport(live_server.url),
+    )  # fmt: skip
+    assert "rings out, nobody answers" in sim.transcript
+    call = Call.objects.get()
+    assert call.status == Call.Status.COMPLETED and call.is_test and call.service == "outpatient"
+
+
+def test_staff_page_runs_the_simulator_and_shows_the_transcript(client):
+    make_directory()
+    client.force_login(StaffFactory())
+    page = client.get("/staff/simulator/")
+    assert page.status_code == 200 and b"Play the call" in page.content
+    response = client.post(
+        "/staff/simulator/",
+        {"to_number": "+18885550100", "from_number": "+15125550123", "digits": "1,1",
+         "partner_outcomes": "failed,answer+1", "talk_seconds": "90"},
+    )  # fmt: skip
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "the number does not work" in body and "Caller and partner talk for 90 s" in body
+    assert "Where do calls go?" in body  # the page extends base.html (disclosure on every page)
+    assert Call.objects.get().is_test
+
+
+def test_staff_page_rejects_bad_input_without_running(client):
+    make_directory()
+    client.force_login(StaffFactory())
+    response = client.post(
+        "/staff/simulator/",
+        {"to_number": "+18885550100", "from_number": "+15125550123", "digits": "1,1",
+         "partner_outcomes": "ring-forever", "talk_seconds": "90"},
+    )  # fmt: skip
+    assert b"Unknown outcome(s): ring-forever" in response.content
+    assert Call.objects.count() == 0
+
+
+def test_simulator_page_is_staff_only(client):
+    client.force_login(UserFactory())
+    response = client.get("/staff/simulator/")
+    assert response.status_code == 302
+    client.logout()
+    assert client.post("/staff/simulator/", {}).status_code == 302
+    assert Call.objects.count() == 0
