@@ -127,7 +127,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 15 * 60}
+# How long an unacknowledged task (its worker died) waits before another worker gets it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=15 * 60)}
 # Publishing must not hang a web request when Redis is down.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_IMPORTS = ["helpline.retention"]
