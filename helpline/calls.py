@@ -33,7 +33,9 @@ S = Call.Status
 O = DialAttempt.Outcome  # noqa: E741 - short alias keeps the transition tables readable
 
 TERMINAL_STATUSES = frozenset({S.COMPLETED, S.ABANDONED, S.FALLBACK, S.CRISIS})
-STATUS_RANK: dict[str, int] = {S.IVR: 0, S.DIALING: 1, S.CONNECTED: 2} | {s: 3 for s in TERMINAL_STATUSES}
+STATUS_RANK: dict[str, int] = {str(S.IVR): 0, str(S.DIALING): 1, str(S.CONNECTED): 2} | {
+    str(s): 3 for s in TERMINAL_STATUSES
+}
 # A leg is live while pending (ringing/whisper) or accepted (bridged); every other outcome is final.
 LIVE_OUTCOMES = (O.PENDING, O.ACCEPTED)
 # Outcomes that count towards pausing a partner automatically (issue 7): the number did not
@@ -367,6 +369,7 @@ def attempt_finish(
     from routing.services import release_leg
 
     call = attempt.call  # kept: refresh_from_db() below drops the cached relation
+    outcome: str
     if attempt.accepted:
         outcome = O.COMPLETED
     else:

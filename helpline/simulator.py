@@ -211,7 +211,7 @@ class CallSimulator:
         s = self.script
         self.line(f"Caller {s.from_number} dials {s.to_number}")
         url = self.base_url + "/twilio/voice/incoming"
-        root = self.twiml(url, self.call_params(CallStatus="ringing"))
+        root: Element | None = self.twiml(url, self.call_params(CallStatus="ringing"))
         try:
             while root is not None and not self.sim.ended:
                 root, url = self.play(root, url)
