@@ -82,3 +82,18 @@ def client_poster(client: Client):  # type: ignore[no-untyped-def]
 
 def driver(client: Client) -> BridgedCallDriver:
     return BridgedCallDriver(post=client_poster(client))
+
+
+@pytest.fixture(name="fresh_routing_directory", autouse=False)
+def fresh_routing_directory_fixture() -> Iterator[None]:
+    """Each test starts with routing's per-process compiled directory empty.
+
+    On PostgreSQL a rolled-back test puts the directory version back to a
+    number the cache has seen, while id sequences move on; a cached copy would
+    then name facilities that no longer exist.
+    """
+    from routing.selectors import directory_cache
+
+    directory_cache.clear()
+    yield
+    directory_cache.clear()

@@ -14,9 +14,9 @@ from helpline.forms import CONSENT_VERSION
 from helpline.models import AdmissionRequest, ContactBlock
 from helpline.privacy import caller_hash
 from tests.factories import FacilityFactory
-from tests.helpline.admission_support import PHONE, PHONE_E164, api_data
+from tests.helpline.admission_support import PHONE, PHONE_E164, api_data, fresh_routing_directory_fixture  # noqa: F401
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing_directory")]
 URL = "/api/v1/admission-requests/"
 
 

@@ -20,9 +20,15 @@ from helpline.privacy import caller_hash
 from helpline.twilio_client import TwilioFailure
 from tests.factories import FacilityFactory
 from tests.fake_twilio import parse_twiml
-from tests.helpline.admission_support import PHONE_E164, client_poster, driver, fake_twilio_fixture  # noqa: F401
+from tests.helpline.admission_support import (  # noqa: F401
+    PHONE_E164,
+    client_poster,
+    driver,
+    fake_twilio_fixture,
+    fresh_routing_directory_fixture,
+)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing_directory")]
 
 
 @pytest.fixture

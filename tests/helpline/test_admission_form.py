@@ -16,9 +16,9 @@ from helpline.forms import CONSENT_VERSION, new_form_stamp
 from helpline.models import AdmissionRequest, AdmissionStatusChange, ContactBlock
 from helpline.privacy import caller_hash
 from tests.factories import FacilityFactory
-from tests.helpline.admission_support import PHONE, PHONE_E164, form_data
+from tests.helpline.admission_support import PHONE, PHONE_E164, form_data, fresh_routing_directory_fixture  # noqa: F401
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing_directory")]
 URL = "/request-a-callback/"
 
 
