@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
+from django.utils.html import escape
 
 from helpline.directory import DIRECTORY_PAGE_SIZE, STATE_NAMES, DirectoryFilterForm, directory_facilities
 from helpline.service_content import PAGES
@@ -89,11 +90,15 @@ def server_error(request: HttpRequest) -> HttpResponse:
         from helpline.disclosure import fallback_disclosure
 
         d = fallback_disclosure()
+        statements = "".join(
+            f"<p>{escape(text)}</p>"
+            for text in (d.intro, d.listing_calls, d.fees, d.no_obligation, d.free_confidential, d.not_affiliated)
+        )
+        line = escape(f"{settings.FALLBACK_LINE_NAME}: {settings.FALLBACK_LINE}")
         body = (
-            "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Something went wrong</title></head>"
-            "<body><main><h1>Something went wrong on our side</h1><p>Please call the helpline again.</p></main>"
-            "<footer><section id='where-do-calls-go'><h2>Where do calls go?</h2>"
-            f"<p>{d.intro}</p><p>{d.listing_calls}</p><p>{d.fees}</p><p>{d.no_obligation}</p>"
-            f"<p>{d.free_confidential}</p><p>{d.not_affiliated}</p></section></footer></body></html>"
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Something went wrong</title></head>'
+            f"<body><main><h1>Something went wrong on our side</h1><p>Please call the helpline again, or the {line}."
+            '</p></main><footer><section id="where-do-calls-go"><h2>Where do calls go?</h2>'
+            f"{statements}<p>The list of paying partners cannot be shown right now.</p></section></footer></body></html>"
         )
         return HttpResponseServerError(body)
