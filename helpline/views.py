@@ -99,6 +99,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
             '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Something went wrong</title></head>'
             f"<body><main><h1>Something went wrong on our side</h1><p>Please call the helpline again, or the {line}."
             '</p></main><footer><section id="where-do-calls-go"><h2>Where do calls go?</h2>'
-            f"{statements}<p>The list of paying partners cannot be shown right now.</p></section></footer></body></html>"
+            f"{statements}<p>The list of paying partners cannot be shown right now.</p>"
+            "</section></footer></body></html>"
         )
         return HttpResponseServerError(body)
