@@ -40,7 +40,12 @@ def service_detail(request: HttpRequest, code: str) -> HttpResponse:
 def directory(request: HttpRequest) -> HttpResponse:
     """Facilities of listed partners, filtered by state and service; bad filters get a 400 with words."""
     form = DirectoryFilterForm(request.GET or None)
-    context: dict[str, object] = {"form": form, "state_names": STATE_NAMES, "service_names": SERVICE_TEXT}
+    context: dict[str, object] = {
+        "form": form,
+        "state_names": STATE_NAMES,
+        "service_names": SERVICE_TEXT,
+        "page_obj": None,
+    }
     if form.is_bound and not form.is_valid():
         return render(request, "helpline/directory.html", context, status=400)
     data = form.cleaned_data if form.is_bound else {}
