@@ -149,6 +149,8 @@ def admission_request_create(*, data: AdmissionInput, now: dt.datetime | None = 
     afterwards (``admission_request_submit``) and again from the sweeper.
     """
     now = now or timezone.now()
+    window_start: dt.datetime | None
+    window_end: dt.datetime | None
     if data.callback_when == AdmissionRequest.When.NOW:
         window_start, window_end = now, now + NOW_WINDOW
     else:
@@ -376,7 +378,7 @@ def notification_sms(req: AdmissionRequest) -> str:
 
 
 def _send_once(
-    request_id: int, *, marker: str, now: dt.datetime, send: Callable[[], None], permanent_ok: bool = True
+    request_id: int, *, marker: str, now: dt.datetime, send: Callable[[], object], permanent_ok: bool = True
 ) -> bool:
     """Mark ``marker`` then send; an error un-marks it (for a retry) unless it can never succeed.
 
@@ -429,7 +431,7 @@ def admission_request_notify(*, request_id: int, now: dt.datetime | None = None)
                 request_id,
                 marker="notify_sms_sent_at",
                 now=now,
-                send=lambda: twilio_client.send_sms(to=to, body=text) and None,
+                send=lambda: twilio_client.send_sms(to=to, body=text),
             )
         return admission_request_mark_notified(request_id=request_id, now=now)
     finally:

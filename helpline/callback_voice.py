@@ -187,8 +187,9 @@ def dial_done(request: HttpRequest, attempt_id: int) -> HttpResponse:
     admission.callback_dial_finished(attempt_id=attempt_id, talk_seconds=seconds)
     attempt = admission.callback_attempt(attempt_id)
     req = attempt.admission_request if attempt is not None else None
-    if req is not None and req.status == admission.Status.CONNECTED and req.facility_id == attempt.facility_id:
-        return _goodbye("")
+    if attempt is not None and req is not None:
+        if req.status == admission.Status.CONNECTED and req.facility_id == attempt.facility_id:
+            return _goodbye("")
     return _goodbye("We could not reach the person. We will try again later. Thank you. Goodbye.")
 
 
