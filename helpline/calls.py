@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,11 +21,12 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from helpline.models import Call, CallEvent, DialAttempt, HelplineNumber
 from helpline.privacy import caller_hash, normalise_phone
-from partners.models import Partner
+from partners.models import Facility, Partner
 from routing.engine import Location, RouteRequest
 
 logger = logging.getLogger(__name__)
@@ -72,11 +74,35 @@ DIAL_STATUS_OUTCOME: dict[str, str] = {
 # --- Recording the call ------------------------------------------------------------------------------
 
 
+# Helpline numbers change a few times a year and are read on every incoming call: each process keeps
+# them for a short while. Edits in this process clear it at once (signals below); other processes
+# pick an edit up within the TTL.
+_NUMBER_TTL_SECONDS = 30.0
+_numbers: dict[str, tuple[float, HelplineNumber | None]] = {}
+
+
+def forget_helpline_numbers(**_kwargs: object) -> None:
+    _numbers.clear()
+
+
+post_save.connect(forget_helpline_numbers, sender=HelplineNumber, dispatch_uid="voice-forget-numbers-save")
+post_delete.connect(forget_helpline_numbers, sender=HelplineNumber, dispatch_uid="voice-forget-numbers-delete")
+post_save.connect(forget_helpline_numbers, sender=Facility, dispatch_uid="voice-forget-numbers-facility")
+
+
 def helpline_number_for(*, to_number: str) -> HelplineNumber | None:
     """The helpline number that was dialed; unknown numbers are treated as the general line."""
     if not to_number:
         return None
-    return HelplineNumber.objects.select_related("facility").filter(number=normalise_phone(to_number)).first()
+    clock = time.monotonic()
+    hit = _numbers.get(to_number)
+    if hit is not None and hit[0] > clock:
+        return hit[1]
+    number = HelplineNumber.objects.select_related("facility").filter(number=normalise_phone(to_number)).first()
+    if len(_numbers) > 1000:  # bounded: only signed requests reach here, but never grow without limit
+        _numbers.clear()
+    _numbers[to_number] = (clock + _NUMBER_TTL_SECONDS, number)
+    return number
 
 
 def call_record_incoming(*, call_sid: str, to_number: str, caller_number: str, is_test: bool, now: datetime) -> Call:
@@ -87,18 +113,23 @@ def call_record_incoming(*, call_sid: str, to_number: str, caller_number: str, i
     """
     number = helpline_number_for(to_number=to_number)
     listing = number.facility if number is not None and number.kind == HelplineNumber.Kind.LISTING else None
+    call = Call(
+        call_sid=call_sid,
+        helpline_number=number,
+        to_number=to_number[:20],
+        caller_number=caller_number[:40] or None,
+        caller_hash=caller_hash(caller_number),
+        listing_facility=listing,
+        is_test=is_test,
+        started_at=now,
+    )
     try:
-        with transaction.atomic():
-            return Call.objects.create(
-                call_sid=call_sid,
-                helpline_number=number,
-                to_number=to_number[:20],
-                caller_number=caller_number[:40] or None,
-                caller_hash=caller_hash(caller_number),
-                listing_facility=listing,
-                is_test=is_test,
-                started_at=now,
-            )
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():  # a savepoint, so a duplicate does not break the outer transaction
+                call.save(force_insert=True)
+        else:
+            call.save(force_insert=True)  # autocommit: one round trip; a duplicate poisons nothing
+        return call
     except IntegrityError:
         return Call.objects.select_related("listing_facility").get(call_sid=call_sid)
 

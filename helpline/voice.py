@@ -159,12 +159,23 @@ def crisis_response(*, language: str) -> VoiceResponse:
     return response
 
 
-def greeting_response(*, call: Call) -> VoiceResponse:
+def greeting_twiml(*, call: Call) -> str:
+    listing = call.listing_facility.name if call.listing_facility is not None else ""
+    return _greeting_xml(listing, settings.HELPLINE_NAME, settings.PUBLIC_BASE_URL)
+
+
+@functools.lru_cache(maxsize=512)
+def _greeting_xml(listing: str, helpline_name: str, base_url: str) -> str:
+    """The greeting is the same for every caller of a number: built once per process (the hot path)."""
+    return str(greeting_response(listing=listing, helpline_name=helpline_name))
+
+
+def greeting_response(*, listing: str, helpline_name: str) -> VoiceResponse:
     response = VoiceResponse()
     gather = response.gather(num_digits=1, timeout=GREETING_TIMEOUT, action=public("greeting"), method="POST")
-    intro = f"Thank you for calling {settings.HELPLINE_NAME}."
-    if call.listing_facility is not None:
-        intro = f"Thank you for calling {call.listing_facility.name}, through {settings.HELPLINE_NAME}."
+    intro = f"Thank you for calling {helpline_name}."
+    if listing:
+        intro = f"Thank you for calling {listing}, through {helpline_name}."
     say(
         gather,
         f"{intro} This helpline is free and confidential. Calls are answered by treatment providers who pay "
@@ -321,7 +332,7 @@ def incoming(request: HttpRequest) -> HttpResponse:
         is_test=p.get(SIMULATION_PARAM) == "true",
         now=timezone.now(),
     )
-    return twiml(greeting_response(call=call))
+    return HttpResponse(greeting_twiml(call=call), content_type="text/xml")
 
 
 @voice_webhook

@@ -71,6 +71,18 @@ def test_unknown_to_number_is_treated_as_the_general_helpline(client):
     assert root.find("Dial/Number") is not None
 
 
+def test_a_number_edited_in_the_admin_takes_effect_on_the_next_call(client):
+    make_directory()
+    CallDriver(client).incoming()
+    listing = FacilityFactory(name="Lakeside Recovery")
+    number = HelplineNumber.objects.get(number="+18885550100")
+    number.kind, number.facility = HelplineNumber.Kind.LISTING, listing
+    number.save()
+    greeting = CallDriver(client).incoming()
+    assert "Thank you for calling Lakeside Recovery" in spoken(greeting)
+    assert Call.objects.filter(listing_facility=listing).count() == 1
+
+
 def test_crisis_option_dials_988_then_the_fallback_line(client, settings):
     make_directory()
     driver = CallDriver(client)

@@ -194,14 +194,17 @@ def make_directory(count: int = 3, *, number: str = "+18885550100") -> list[Any]
 
 @pytest.fixture(autouse=True)
 def fresh_routing_directory():
-    """Each test starts with routing's per-process compiled directory empty.
+    """Each test starts with routing's compiled directory and the voice helpline-number cache empty.
 
     A test's rollback puts ``DirectoryVersion`` back to a number the cache has
     already seen while PostgreSQL's id sequences move on, so a cached copy from
     the previous test would otherwise be taken for the current directory.
     """
+    from helpline.calls import forget_helpline_numbers
     from routing.selectors import directory_cache
 
     directory_cache.clear()
+    forget_helpline_numbers()
     yield
     directory_cache.clear()
+    forget_helpline_numbers()
