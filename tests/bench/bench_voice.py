@@ -204,7 +204,7 @@ def main() -> None:
     proc = start_gunicorn(env, port, args.workers)
     results: dict[str, list[dict[str, float]]] = {name: [] for name, _ in targets}
     try:
-        for name, path in targets:  # warm every worker's connections and caches
+        for _name, path in targets:  # warm every worker's connections and caches
             asyncio.run(load(base, path, signed_requests(base, path, 300), args.concurrency, 20))
         for _round in range(args.rounds):
             for name, path in targets:
@@ -214,8 +214,10 @@ def main() -> None:
         proc.terminate()
         proc.wait(timeout=20)
 
-    print(f"\n{args.concurrency} concurrent callers, gunicorn {args.workers} sync workers, PostgreSQL, "
-          f"{args.facilities:,}-facility directory; best of {args.rounds} rounds of {args.requests} requests")  # fmt: skip
+    print(
+        f"\n{args.concurrency} concurrent callers, gunicorn {args.workers} sync workers, PostgreSQL, "
+        f"{args.facilities:,}-facility directory; best of {args.rounds} rounds of {args.requests} requests"
+    )
     print(f"{'target':36} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     best = {}
     for name, runs in results.items():
