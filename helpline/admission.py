@@ -566,6 +566,7 @@ def admission_request_place_callback(*, request_id: int, now: dt.datetime | None
             routing_services.release_leg(partner_id=facility.partner_id, accepted=False, now=now)
             if exc.permanent:
                 logger.warning("Partner facility %s number rejected by Twilio (%s); next partner", facility.pk, exc)
+                _check_auto_pause(facility.partner_id, now)
                 index += 1
                 AdmissionRequest.objects.filter(id=request_id).update(callback_choice_index=index)
                 continue
@@ -718,6 +719,8 @@ def callback_leg_ended(*, attempt_id: int, call_status: str, now: dt.datetime | 
     if request_id is None:
         return None
     _release_leg(attempt)
+    if not attempt.accepted:
+        _check_auto_pause(attempt.partner_id, now)
 
     with transaction.atomic():
         req = AdmissionRequest.objects.select_for_update().get(id=request_id)
@@ -752,6 +755,16 @@ def callback_leg_ended(*, attempt_id: int, call_status: str, now: dt.datetime | 
             req.save(update_fields=["callback_choice_index", "next_action_at", "claimed_at", "updated_at"])
             _enqueue_on_commit("place_admission_callback", req.pk)
     return req
+
+
+def _check_auto_pause(partner_id: int, now: dt.datetime) -> None:
+    """A callback leg that went unanswered or failed counts toward the partner's automatic pause (as calls do)."""
+    try:
+        from helpline.calls import partner_check_auto_pause
+
+        partner_check_auto_pause(partner_id=partner_id, now=now)
+    except Exception:  # noqa: BLE001 - never break the webhook or the task over the pause check
+        logger.exception("Auto-pause check for partner %s failed", partner_id)
 
 
 def _release_leg(attempt: DialAttempt) -> None:

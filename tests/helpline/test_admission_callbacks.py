@@ -170,6 +170,19 @@ def test_invalid_partner_number_is_marked_failed_and_the_next_partner_is_called(
     assert req.callback_choice_index == 1
 
 
+def test_partner_number_rejected_again_and_again_pauses_the_partner(fake_twilio, partners, settings):
+    settings.AUTO_PAUSE_UNANSWERED_THRESHOLD = 3
+    fake_twilio.reject_number("+15125550111", code=21211)
+    for i in range(3):
+        placed(phone=f"+1512867530{i}")
+    partner = partners[0].partner
+    partner.refresh_from_db()
+    assert partner.status == "paused" and "auto-paused" in partner.paused_reason
+    # Later requests are routed straight to the next partner.
+    req = submit(phone="+15128675399")
+    assert req.partner == partners[1].partner
+
+
 def test_transient_twilio_error_raises_for_a_retry_of_the_same_partner(fake_twilio, partners):
     req = notified()
     fake_twilio.fail_next("Calls", status=500)
