@@ -437,3 +437,6 @@ class PartnerMembershipAdmin(admin.ModelAdmin):
     search_fields = ("user__username", "user__email", "partner__display_name")
     autocomplete_fields = ("user", "partner")
     list_select_related = ("user", "partner")
+
+
+from partners import admin_billing  # noqa: E402,F401  - billing admin (ledger, invoices, disputes, webhooks)
