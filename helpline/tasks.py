@@ -28,13 +28,24 @@ def _backoff(retries: int) -> int:
     return int(min(600, 15 * 2**retries))
 
 
+def _retry(task: Any, exc: Exception) -> None:
+    """Retry with backoff on a worker; run eagerly (embedded mode, inside a web request) leave it to the sweeper.
+
+    An eager retry would run again at once, in the request of the person who
+    just pressed "send", ignoring the countdown.
+    """
+    if task.request.is_eager:
+        return
+    raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from None
+
+
 @shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
 def route_admission_request(self: Any, request_id: int) -> None:
     try:
         admission.admission_request_route(request_id=request_id)
     except Exception as exc:  # noqa: BLE001 - any failure is retried with backoff; the sweeper is the backstop
         logger.warning("Routing request %s failed (%s); retrying", request_id, type(exc).__name__)
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from None
+        _retry(self, exc)
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
@@ -53,7 +64,7 @@ def notify_partner_of_admission_request(self: Any, request_id: int) -> None:
             AdmissionRequest.objects.filter(id=request_id).update(needs_attention=True)
             return
         logger.warning("Notifying the partner of request %s failed (%s); retrying", request_id, type(exc).__name__)
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from None
+        _retry(self, exc)
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
@@ -62,7 +73,7 @@ def place_admission_callback(self: Any, request_id: int) -> None:
         admission.admission_request_place_callback(request_id=request_id)
     except Exception as exc:  # noqa: BLE001 - any failure is retried with backoff; the sweeper is the backstop
         logger.warning("Placing the callback for request %s failed (%s); retrying", request_id, type(exc).__name__)
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from None
+        _retry(self, exc)
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
@@ -70,7 +81,7 @@ def text_caller_missed_callback(self: Any, request_id: int, round_number: int) -
     try:
         admission.admission_request_text_caller_missed(request_id=request_id, round_number=round_number)
     except Exception as exc:  # noqa: BLE001 - any failure is retried with backoff; the sweeper is the backstop
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from None
+        _retry(self, exc)
 
 
 def _publish(task: Any, *args: Any) -> bool:

@@ -196,6 +196,28 @@ def test_transient_twilio_error_raises_for_a_retry_of_the_same_partner(fake_twil
     assert [c.params["To"] for c in fake_twilio.calls()] == ["+15125550111"]
 
 
+def test_eager_run_does_not_retry_inline_and_leaves_the_request_due_for_the_sweeper(fake_twilio, partners):
+    req = notified()
+    fake_twilio.fail_next("Calls", status=500)
+    tasks.place_admission_callback.apply(args=[req.pk])
+    assert len(fake_twilio.attempted) == 2  # the partner SMS, and one call try: no inline retries
+    req.refresh_from_db()
+    assert req.next_action_at <= timezone.now()
+    assert tasks.sweep_admission_requests.apply().get()["callback"] == 1
+    assert len(fake_twilio.calls()) == 1
+
+
+def test_worker_run_retries_with_exponential_backoff():
+    from types import SimpleNamespace
+
+    retry = mock.Mock(return_value=RuntimeError("retry"))
+    task = SimpleNamespace(request=SimpleNamespace(is_eager=False, retries=2), retry=retry)
+    with pytest.raises(RuntimeError):
+        tasks._retry(task, OSError("twilio 503"))
+    assert retry.call_args.kwargs["countdown"] == 60
+    assert tasks._backoff(10) == 600
+
+
 def test_window_request_is_not_called_before_its_window(fake_twilio, partners):
     start = timezone.now() + dt.timedelta(days=1)
     req = notified(callback_when="window", window_start=start, window_end=start + dt.timedelta(hours=3))
