@@ -51,7 +51,7 @@ WINDOW_MAX_DAYS_AHEAD = 14
 NAME_MAX_LENGTH = 30
 # Letters (any script), spaces, hyphens, apostrophes and dots: names and initials, never markup or formulas.
 _NAME_RE = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ .'’\-])*$")
-_ZIP_RE = re.compile(r"^(\d{5})(?:-\d{4})?$")
+_ZIP_RE = re.compile(r"^([0-9]{5})(?:-[0-9]{4})?$")  # ASCII digits only
 FORM_STAMP_SALT = "helpline.admission.form-stamp"
 FORM_STAMP_MAX_AGE_SECONDS = 2 * 60 * 60
 

@@ -97,6 +97,7 @@ BAD_INPUT = [
     ("zip_code", {"zip_code": ""}, "Enter the ZIP code"),
     ("zip_code", {"zip_code": "7870"}, "Enter a 5-digit ZIP code"),
     ("zip_code", {"zip_code": "00000"}, "could not find ZIP code 00000"),
+    ("zip_code", {"zip_code": "7870\u0661"}, "Enter a 5-digit ZIP code"),
     ("service", {"service": ""}, "Choose the kind of care"),
     ("service", {"service": "spa"}, "Choose from the list."),
     ("substances", {"substances": ["glue"]}, "Choose from the list."),
