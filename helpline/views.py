@@ -78,10 +78,6 @@ def privacy(request: HttpRequest) -> HttpResponse:
     return render(request, "helpline/privacy.html", {"retention_days": settings.CALLER_DATA_RETENTION_DAYS})
 
 
-def admission_request(request: HttpRequest) -> HttpResponse:
-    return render(request, "helpline/admission_request.html")
-
-
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return render(request, "404.html", status=404)
 
