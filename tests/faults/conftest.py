@@ -163,7 +163,10 @@ def start_gunicorn(tmp_path: Path) -> Iterator[Callable[..., Service]]:
             env, tmp_path / f"gunicorn-{port}.log",
         ).start()  # fmt: skip
         service.extra["base"] = f"http://127.0.0.1:{port}"
-        wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5), timeout=30, what="gunicorn")
+        # Any answer will do (healthz is 503 when a test has broken the database on purpose).
+        wait_for(
+            lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code, timeout=30, what="gunicorn"
+        )
         started.append(service)
         return service
 
