@@ -126,7 +126,7 @@ CHART_W, CHART_H, CHART_PAD = 720, 220, 28
 def _chart(stats: selectors.Dashboard) -> dict[str, Any]:
     """Bar geometry for the inline SVG (computed here so the template only places rectangles)."""
     n = len(stats.days)
-    slot = (CHART_W - CHART_PAD) / max(n, 1)
+    slot = (CHART_W - 2 * CHART_PAD) / max(n, 1)
     scale = (CHART_H - CHART_PAD) / stats.max_per_day
     bars = []
     for i, day in enumerate(stats.days):

@@ -56,8 +56,10 @@ def _world(name: str, caller: str, area: str) -> dict:
     PartnerMembership.objects.create(user=user, partner=partner)
     dispute = dispute_open(partner=partner, charge_id=entry.pk, reason=f"{name} dispute reason", by=user)
     event = WebhookEvent.objects.create(partner=partner, event="call.billed", payload={"who": name})
-    WebhookDelivery.objects.create(webhook_event=event, partner=partner, attempt=1,
-                                   url=f"https://{name.lower()}.example.org/hook", status_code=200, ok=True)  # fmt: skip
+    hook_url = f"https://{name.lower()}.example.org/hook"
+    WebhookDelivery.objects.create(
+        webhook_event=event, partner=partner, attempt=1, url=hook_url, status_code=200, ok=True
+    )
     return {
         "partner": partner,
         "user": user,
