@@ -303,3 +303,16 @@ def test_sweep_bills_ended_calls_that_were_never_billed(facility):
     assert billing.bill_unbilled(now=T0 + dt.timedelta(hours=1)) == 1
     assert billing.bill_unbilled(now=T0 + dt.timedelta(hours=1)) == 0
     assert _decision(attempt).reason == "billable"
+
+
+def test_demo_activity_bills_through_the_rule_and_is_rerunnable():
+    from partners.demo import seed_demo_activity
+
+    FacilityFactory()
+    made = seed_demo_activity(calls_per_partner=20)
+    assert made == 20 and BillingDecision.objects.count() == 20
+    assert set(BillingDecision.objects.values_list("reason", flat=True)) <= {
+        "billable", "too_short", "not_accepted", "repeat_caller"
+    }  # fmt: skip
+    assert LedgerEntry.objects.count() == BillingDecision.objects.filter(billable=True).count() > 0
+    assert seed_demo_activity(calls_per_partner=20) == 0
