@@ -123,12 +123,22 @@ def call_record_incoming(*, call_sid: str, to_number: str, caller_number: str, i
         is_test=is_test,
         started_at=now,
     )
+    connection = transaction.get_connection()
     try:
-        if transaction.get_connection().in_atomic_block:
+        if connection.in_atomic_block:
             with transaction.atomic():  # a savepoint, so a duplicate does not break the outer transaction
                 call.save(force_insert=True)
+        elif connection.vendor == "postgresql":
+            with transaction.atomic():
+                # The caller is waiting for the greeting: don't wait for the WAL flush of this one row.
+                # A server crash in the next few hundred ms could lose it (never corrupt it), and every
+                # later webhook of the call carries CallSid/From/To and records it again (views.
+                # _locked_call). Everything after the greeting commits synchronously as usual.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
+                call.save(force_insert=True)
         else:
-            call.save(force_insert=True)  # autocommit: one round trip; a duplicate poisons nothing
+            call.save(force_insert=True)  # autocommit: a duplicate's IntegrityError poisons nothing
         return call
     except IntegrityError:
         return Call.objects.select_related("listing_facility").get(call_sid=call_sid)

@@ -106,10 +106,11 @@ def seed(facilities: int) -> None:
     print(f"directory: seeded {facilities - have} facilities ({Facility.objects.count()} in all)")
 
 
-def start_gunicorn(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
     cmd = [
         str(ROOT / ".venv" / "bin" / "gunicorn"), "config.wsgi:application", "--bind", f"{PUBLIC_HOST}:{port}",
-        "--workers", str(workers), "--log-level", "warning", "--backlog", "256", "--keep-alive", "5",
+        "--workers", str(workers), "--threads", str(threads), "--log-level", "warning", "--backlog", "256",
+        "--keep-alive", "5",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
     import urllib.request
@@ -188,7 +189,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--requests", type=int, default=4000, help="per target per round")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (>1: gthread worker)")
     parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per target per round")
     args = parser.parse_args()
 
@@ -201,7 +203,7 @@ def main() -> None:
         ("minimal lookup+insert+dial", "/bench/minimal"),
         ("Clearline /twilio/voice/incoming", "/twilio/voice/incoming"),
     ]
-    proc = start_gunicorn(env, port, args.workers)
+    proc = start_gunicorn(env, port, args.workers, args.threads)
     results: dict[str, list[dict[str, float]]] = {name: [] for name, _ in targets}
     try:
         for _name, path in targets:  # warm every worker's connections and caches
@@ -215,7 +217,8 @@ def main() -> None:
         proc.wait(timeout=20)
 
     print(
-        f"\n{args.concurrency} concurrent callers, gunicorn {args.workers} sync workers, PostgreSQL, "
+        f"\n{args.concurrency} concurrent callers, gunicorn {args.workers} workers x {args.threads} threads, "
+        "PostgreSQL, "
         f"{args.facilities:,}-facility directory; best of {args.rounds} rounds of {args.requests} requests"
     )
     print(f"{'target':36} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
