@@ -118,3 +118,16 @@ def test_simulator_page_is_staff_only(client):
     client.logout()
     assert client.post("/staff/simulator/", {}).status_code == 302
     assert Call.objects.count() == 0
+
+
+def test_simulated_caller_hangs_up_while_a_partner_rings():
+    (a,) = make_directory(count=1)
+    sim = simulate(
+        script=Script(from_number="+15125550123", to_number="+18885550100", digits=["1", "1"],
+                      partner_outcomes=["caller-hangup"]),
+        transport=client_transport(),
+    )  # fmt: skip
+    assert "Caller hangs up" in sim.transcript
+    call = Call.objects.get()
+    assert call.status == Call.Status.ABANDONED
+    assert DialAttempt.objects.get().outcome == "canceled"

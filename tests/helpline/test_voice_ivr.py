@@ -222,3 +222,15 @@ def test_static_fallback_needs_no_database(client, settings):
     root = parse(response)
     assert root.find("Dial").text == settings.FALLBACK_LINE
     assert len(queries) == 0
+
+
+def test_menu_step_for_a_call_whose_row_was_lost_records_it_and_carries_on(client):
+    """The incoming row commits without waiting for the WAL flush; a later webhook re-creates it."""
+    make_directory()
+    driver = CallDriver(client)
+    driver.incoming()
+    Call.objects.all().delete()
+    menu = driver.press("2")
+    assert "desintoxicación" in spoken(menu)
+    call = Call.objects.get(call_sid=driver.sid)
+    assert call.language == "es" and call.caller_hash == caller_hash("+15125550123")
