@@ -94,7 +94,7 @@ class LedgerEntryAdmin(admin.ModelAdmin):
 class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
     fields = ["occurred_at", "description", "amount_cents", "ledger_entry"]
-    readonly_fields = fields
+    readonly_fields = ["occurred_at", "description", "amount_cents", "ledger_entry"]
     extra = 0
     can_delete = False
     max_num = 0
@@ -164,7 +164,8 @@ class DisputeAdmin(admin.ModelAdmin):
     list_select_related = ["partner", "charge", "resolved_by"]
     readonly_fields = ["partner", "charge", "reason", "status", "opened_by", "opened_at", "resolved_by",
                        "resolved_at", "credit"]  # fmt: skip
-    fields = [*readonly_fields, "resolution_note", "decision"]
+    fields = ["partner", "charge", "reason", "status", "opened_by", "opened_at", "resolved_by", "resolved_at",
+              "credit", "resolution_note", "decision"]  # fmt: skip
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -196,7 +197,7 @@ class BillingDecisionAdmin(ReadOnlyAdmin):
 class WebhookDeliveryInline(admin.TabularInline):
     model = WebhookDelivery
     fields = ["attempt", "at", "status_code", "ok", "error", "duration_ms"]
-    readonly_fields = fields
+    readonly_fields = ["attempt", "at", "status_code", "ok", "error", "duration_ms"]
     extra = 0
     can_delete = False
     max_num = 0

@@ -71,7 +71,7 @@ class InvoicesByMonth(NewestFirst):
 
 
 class DateRangeMixin:
-    request: Request
+    request: Any
 
     def date_range(self) -> tuple[dt.date | None, dt.date | None]:
         errors: dict[str, str] = {}
@@ -265,7 +265,7 @@ class AdmissionRequestViewSet(
 
     def get_permissions(self) -> list[Any]:
         if self._is_create():
-            return super().get_permissions()
+            return list(super().get_permissions())
         return [PartnerOrStaff()]
 
     def get_throttles(self) -> list[Any]:

@@ -19,6 +19,7 @@ never depends on which provider the caller chose or on admission.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -219,7 +220,7 @@ def _decide_legs(legs: Iterable[tuple[DialAttempt, LegFacts, Call | None, Admiss
                             f" · {facts.service or 'service not given'} · {facts.talk_seconds}s",
                         )
                         new_charges += 1
-                        transaction.on_commit(lambda entry=entry: _after_charge(entry))
+                        transaction.on_commit(functools.partial(_after_charge, entry))
             except IntegrityError:
                 # Another run decided this leg (or charged this call) first: nothing to do.
                 logger.info("billing: leg %s already decided", attempt.pk)

@@ -21,7 +21,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -41,12 +41,12 @@ PAGE_SIZE = 50
 # --- access ------------------------------------------------------------------------
 
 
-def partner_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def partner_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Login required; attaches ``request.partner``. Staff without a membership go to the staff reports."""
 
     @login_required
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         partner = selectors.partner_for_user(request.user)
         if partner is None:
             if request.user.is_staff:
@@ -58,10 +58,10 @@ def partner_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     return wrapper
 
 
-def owned(model: type[Model]) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def owned(model: type[Model]) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
     """Marks the model a view's URL id refers to (read by the isolation test)."""
 
-    def mark(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def mark(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
         view.portal_model = model  # type: ignore[attr-defined]
         return view
 

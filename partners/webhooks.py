@@ -79,7 +79,7 @@ def _send_task(event_pk: int, countdown: int | None = None) -> None:
 
     try:
         if countdown:
-            deliver_webhook.apply_async(args=[event_pk], countdown=countdown)
+            deliver_webhook.apply_async(args=(event_pk,), countdown=countdown)
         else:
             deliver_webhook.delay(event_pk)
     except Exception:  # noqa: BLE001 - broker down: the sweeper sends it later
