@@ -78,7 +78,8 @@ def _enqueue_on_commit(task_name: str, *args: Any) -> None:
         from helpline import tasks
 
         try:
-            getattr(tasks, task_name).delay(*args)
+            # No publish retries: with Redis down the person's request must not wait; the sweeper re-sends.
+            getattr(tasks, task_name).apply_async(args=args, retry=False)
         except Exception:  # noqa: BLE001 - the broker being down must never lose or fail the request
             logger.warning("Could not enqueue %s for %s; the sweeper will pick it up", task_name, args[:1])
 
