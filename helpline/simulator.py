@@ -40,7 +40,7 @@ PARTNER_OUTCOMES = {
     "caller-hangup": "the caller hangs up while it rings",
 }
 
-Transport = Callable[[str, dict[str, str]], tuple[int, str]]
+Transport = Callable[[str, dict[str, str]], tuple[int, bytes]]
 
 
 class SimulationError(Exception):
@@ -61,11 +61,11 @@ def http_transport(base_url: str, *, timeout: float = 10.0) -> Transport:
 
     session = requests.Session()
 
-    def post(url: str, params: dict[str, str]) -> tuple[int, str]:
+    def post(url: str, params: dict[str, str]) -> tuple[int, bytes]:
         parts = urlsplit(url)
         target = base_url.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
         response = session.post(target, data=params, headers={"X-Twilio-Signature": sign(url, params)}, timeout=timeout)
-        return response.status_code, response.text
+        return response.status_code, response.content
 
     return post
 
@@ -77,13 +77,13 @@ def client_transport(client: Any | None = None) -> Transport:
     public = urlsplit(settings.PUBLIC_BASE_URL)
     c = client or Client(HTTP_HOST=public.netloc or "testserver")
 
-    def post(url: str, params: dict[str, str]) -> tuple[int, str]:
+    def post(url: str, params: dict[str, str]) -> tuple[int, bytes]:
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         response = c.post(
             path, params, headers={"X-Twilio-Signature": sign(url, params)}, secure=public.scheme == "https"
         )
-        return response.status_code, response.content.decode()
+        return response.status_code, response.content
 
     return post
 
@@ -182,7 +182,7 @@ class CallSimulator:
     def absolute(self, url: str, current: str) -> str:
         return urljoin(current, url)
 
-    def request(self, url: str, params: dict[str, str]) -> str:
+    def request(self, url: str, params: dict[str, str]) -> bytes:
         self.sim.requests += 1
         if self.sim.requests > MAX_REQUESTS:
             raise SimulationError(f"more than {MAX_REQUESTS} webhook requests: the flow does not end")

@@ -31,6 +31,7 @@ from helpline.twilio_security import is_valid_twilio_request, twilio_webhook
 
 logger = logging.getLogger(__name__)
 
+TWIML_CONTENT_TYPE = "text/xml; charset=utf-8"
 SIMULATION_PARAM = "ClearlineSimulated"  # only requests signed with our auth token can carry it
 SAY_LANGUAGE = {"en": "en-US", "es": "es-MX"}
 SERVICE_DIGITS = {"1": "detox", "2": "residential", "3": "outpatient", "4": "mat", "5": "unsure"}
@@ -109,7 +110,7 @@ PROMPTS: dict[str, dict[str, str]] = {
 
 
 def twiml(response: VoiceResponse) -> HttpResponse:
-    return HttpResponse(str(response), content_type="text/xml")
+    return HttpResponse(str(response), content_type=TWIML_CONTENT_TYPE)
 
 
 def public(name: str, **query: object) -> str:
@@ -332,7 +333,7 @@ def incoming(request: HttpRequest) -> HttpResponse:
         is_test=p.get(SIMULATION_PARAM) == "true",
         now=timezone.now(),
     )
-    return HttpResponse(greeting_twiml(call=call), content_type="text/xml")
+    return HttpResponse(greeting_twiml(call=call), content_type=TWIML_CONTENT_TYPE)
 
 
 @voice_webhook

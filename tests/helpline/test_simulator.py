@@ -73,11 +73,12 @@ def test_simulator_over_http_against_a_live_server(live_server, settings):
     settings.PUBLIC_BASE_URL = live_server.url  # the app signs and checks on its public URL
     make_directory()
     sim = simulate(
-        script=Script(from_number="+15125550123", to_number="+18885550100", digits=["1", "3"],
+        script=Script(from_number="+15125550123", to_number="+18885550100", digits=["2", "3"],
                       partner_outcomes=["no-answer", "answer+1"]),
         transport=http_transport(live_server.url),
     )  # fmt: skip
     assert "rings out, nobody answers" in sim.transcript
+    assert "Para desintoxicación, oprima 1." in sim.transcript  # UTF-8 TwiML decoded as such over HTTP
     call = Call.objects.get()
     assert call.status == Call.Status.COMPLETED and call.is_test and call.service == "outpatient"
 
