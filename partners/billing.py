@@ -31,6 +31,7 @@ from django.utils import timezone
 from helpline.models import AdmissionRequest, Call, DialAttempt
 from partners.billing_models import BillingDecision, LedgerEntry, PriceChange
 from partners.models import Partner
+from routing import services as routing_services
 
 logger = logging.getLogger(__name__)
 
@@ -133,11 +134,9 @@ def _request_leg_facts(request: AdmissionRequest, attempt: DialAttempt) -> LegFa
 def _after_charge(entry: LedgerEntry) -> None:
     """Side effects once a charge has committed: budget counters and the partner's webhook."""
     try:
-        from routing import services as routing_services
-
-        record_billed = getattr(routing_services, "record_billed", None)
-        if record_billed is not None:
-            record_billed(partner_id=entry.partner_id, amount_cents=entry.amount_cents, at=entry.occurred_at)
+        routing_services.record_billed(
+            partner_id=entry.partner_id, amount_cents=entry.amount_cents, at=entry.occurred_at
+        )
     except Exception:  # noqa: BLE001 - a counter failure must not lose the charge (the ledger is the truth)
         logger.exception("record_billed failed for ledger entry %s", entry.pk)
     try:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from partners.billing_models import Dispute, LedgerEntry, PartnerChangeLog
 from partners.models import Facility, OpeningHours, Partner
+from routing import services as routing_services
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +33,9 @@ def _label(user: Any) -> str:
 def _record_billed_on_commit(entry: LedgerEntry) -> None:
     def _go() -> None:
         try:
-            from routing import services as routing_services
-
-            record_billed = getattr(routing_services, "record_billed", None)
-            if record_billed is not None:
-                record_billed(partner_id=entry.partner_id, amount_cents=entry.amount_cents, at=entry.occurred_at)
+            routing_services.record_billed(
+                partner_id=entry.partner_id, amount_cents=entry.amount_cents, at=entry.occurred_at
+            )
         except Exception:  # noqa: BLE001 - the ledger row is the truth; the counter is a cache
             logger.exception("record_billed failed for adjustment %s", entry.pk)
 

@@ -291,7 +291,7 @@ def test_charge_calls_record_billed_and_enqueues_billed_webhook(
     from routing import services as routing_services
 
     seen: list[dict] = []
-    monkeypatch.setattr(routing_services, "record_billed", lambda **kw: seen.append(kw), raising=False)
+    monkeypatch.setattr(routing_services, "record_billed", lambda **kw: seen.append(kw))
     call, _ = billed_call(facility=facility)
     with django_capture_on_commit_callbacks(execute=True):
         billing.bill_call(call_id=call.pk)
@@ -316,3 +316,17 @@ def test_demo_activity_bills_through_the_rule_and_is_rerunnable():
     }  # fmt: skip
     assert LedgerEntry.objects.count() == BillingDecision.objects.filter(billable=True).count() > 0
     assert seed_demo_activity(calls_per_partner=20) == 0
+
+
+def test_charges_and_credits_reach_routings_budget_counter(facility, django_capture_on_commit_callbacks):
+    from django.utils import timezone
+
+    from routing.models import PartnerCounter
+
+    call, _ = billed_call(facility=facility, started_at=timezone.now() - dt.timedelta(minutes=10))
+    with django_capture_on_commit_callbacks(execute=True):
+        billing.bill_call(call_id=call.pk)
+    assert PartnerCounter.objects.get(partner=facility.partner).spend_this_month_cents == 4500
+    with django_capture_on_commit_callbacks(execute=True):
+        ledger_adjust(partner=facility.partner, amount_cents=-4500, reason="Credit", by=StaffFactory())
+    assert PartnerCounter.objects.get(partner=facility.partner).spend_this_month_cents == 0
