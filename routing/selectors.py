@@ -31,8 +31,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from django.db.models import Q
+from django.db.models import Subquery
 
 from partners.models import ClosedDate, Facility, OpeningHours, Partner
 from routing.engine import NATIONWIDE, Candidate, Location, Span
@@ -87,6 +88,8 @@ class CompiledDirectory:
     grid: dict[tuple[int, int], list[int]] = field(default_factory=dict)
     nationwide: list[int] = field(default_factory=list)
     build_seconds: float = 0.0
+    # facility id -> (partner row it was built from, Candidate): reused while the row is unchanged.
+    candidates: dict[int, tuple[Any, Candidate]] = field(default_factory=dict)
 
     def area_facility_ids(self, location: Location) -> set[int]:
         """Every facility whose area may hold ``location`` (a superset; decide() checks exactly)."""
@@ -198,8 +201,16 @@ class _DirectoryCache:
         self._current: CompiledDirectory | None = None
         self._lock = threading.Lock()
 
-    def get(self, *, now: datetime) -> CompiledDirectory:
-        version = directory_version()
+    def peek(self, *, now: datetime) -> CompiledDirectory | None:
+        """The current copy if it is for today (its version is checked by the caller)."""
+        current = self._current
+        if current is not None and current.built_on == utc_day(now):
+            return current
+        return None
+
+    def get(self, *, now: datetime, version: int | None = None) -> CompiledDirectory:
+        if version is None:
+            version = directory_version()
         today = utc_day(now)
         current = self._current
         if current is not None and current.version == version and current.built_on == today:
@@ -255,87 +266,118 @@ _PARTNER_FIELDS = (
     "routing_counter__month",
     "routing_counter__calls_this_month",
     "routing_counter__spend_this_month_cents",
+    "directory_version",
 )
 
 
-def _partner_rows(partner_ids: Iterable[int]) -> dict[int, tuple]:
+def _partner_rows(partner_ids: Iterable[int]) -> tuple[dict[int, tuple], int | None]:
+    """Live partner rows with counters, and the directory version, in one query.
+
+    The version rides along (a scalar subquery) so that checking the compiled
+    copy is fresh costs no extra round trip. None when no partner matched.
+    """
     ids = list(partner_ids)
     if not ids:
-        return {}
-    return {row[0]: row for row in Partner.objects.filter(Q(id__in=ids)).values_list(*_PARTNER_FIELDS)}
+        return {}, None
+    version = Subquery(DirectoryVersion.objects.filter(id=1).values("version")[:1])
+    rows = Partner.objects.filter(id__in=ids).annotate(directory_version=version).values_list(*_PARTNER_FIELDS)
+    out = {row[0]: row for row in rows}
+    seen = next(iter(out.values()))[-1] if out else None
+    return out, int(seen or 0) if out else None
 
 
 def candidates_for(*, location: Location, now: datetime, listing_facility_id: int | None = None) -> list[Candidate]:
     """Candidates whose area may hold ``location`` (plus the listing facility), with live partner state.
 
-    Two queries whatever the directory size: the directory version, and the
-    matched partners with their counters. Facilities of a partner that has
-    been deleted since the directory was compiled are left out.
+    One query in the common case, whatever the directory size: the matched
+    partners with their counters and the directory version. When that version
+    is not the compiled one, the copy is rebuilt and the lookup repeated.
+    Facilities of a partner deleted since the compile are left out.
     """
-    directory = compiled_directory(now=now)
-    ids = directory.area_facility_ids(location)
-    if listing_facility_id is not None and listing_facility_id in directory.facilities:
-        ids.add(listing_facility_id)
-    records = [directory.facilities[i] for i in sorted(ids)]
-    partners = _partner_rows({r.partner_id for r in records})
+    directory = directory_cache.peek(now=now)
+    if directory is None:
+        directory = compiled_directory(now=now)
+    for _attempt in range(2):
+        ids = directory.area_facility_ids(location)
+        if listing_facility_id is not None and listing_facility_id in directory.facilities:
+            ids.add(listing_facility_id)
+        records = [directory.facilities[i] for i in sorted(ids)]
+        partners, version = _partner_rows({r.partner_id for r in records})
+        if version is None:
+            version = directory_version()
+        if version == directory.version:
+            break
+        directory = directory_cache.get(now=now, version=version)
     today = utc_day(now)
     this_month = month_start(today)
+    cache = directory.candidates
     out: list[Candidate] = []
     for r in records:
         p = partners.get(r.partner_id)
         if p is None:
             continue
-        (
-            _pid,
-            pname,
-            status,
-            verified_on,
-            priority,
-            weight,
-            daily_cap,
-            monthly_cap,
-            concurrent_cap,
-            budget,
-            active,
-            c_day,
-            c_today,
-            c_month,
-            c_month_calls,
-            c_spend,
-        ) = p
-        same_day = c_day == today
-        same_month = c_month == this_month
-        out.append(
-            Candidate(
-                facility_id=r.facility_id,
-                facility_name=r.facility_name,
-                partner_id=r.partner_id,
-                partner_name=pname,
-                phone=r.phone,
-                partner_active=status == Partner.Status.ACTIVE,
-                license_verified=verified_on is not None,
-                priority=priority,
-                weight=weight,
-                services=r.services,
-                languages=r.languages,
-                time_zone=r.time_zone,
-                open_24_7=r.open_24_7,
-                hours=r.hours,
-                closed_dates=r.closed_dates,
-                latitude=r.latitude,
-                longitude=r.longitude,
-                service_states=r.service_states,
-                service_zips=r.service_zips,
-                service_zip_prefixes=r.service_zip_prefixes,
-                service_radius_miles=r.service_radius_miles,
-                daily_cap=daily_cap,
-                calls_today=(c_today or 0) if same_day else 0,
-                monthly_cap=monthly_cap,
-                calls_this_month=(c_month_calls or 0) if same_month else 0,
-                concurrent_cap=concurrent_cap,
-                active_calls=active or 0,
-                monthly_budget_cents=budget,
-                spend_this_month_cents=(c_spend or 0) if same_month else 0,
-            )
-        )
+        # The same partner state as last time: reuse the Candidate built then.
+        key = (p[:-1], today)
+        cached = cache.get(r.facility_id)
+        if cached is not None and cached[0] == key:
+            out.append(cached[1])
+            continue
+        candidate = _candidate(r, p, today, this_month)
+        cache[r.facility_id] = (key, candidate)
+        out.append(candidate)
     return out
+
+
+def _candidate(r: FacilityRecord, p: tuple, today: date, this_month: date) -> Candidate:
+    (
+        _pid,
+        pname,
+        status,
+        verified_on,
+        priority,
+        weight,
+        daily_cap,
+        monthly_cap,
+        concurrent_cap,
+        budget,
+        active,
+        c_day,
+        c_today,
+        c_month,
+        c_month_calls,
+        c_spend,
+        _version,
+    ) = p
+    same_day = c_day == today
+    same_month = c_month == this_month
+    return Candidate(
+        facility_id=r.facility_id,
+        facility_name=r.facility_name,
+        partner_id=r.partner_id,
+        partner_name=pname,
+        phone=r.phone,
+        partner_active=status == Partner.Status.ACTIVE,
+        license_verified=verified_on is not None,
+        priority=priority,
+        weight=weight,
+        services=r.services,
+        languages=r.languages,
+        time_zone=r.time_zone,
+        open_24_7=r.open_24_7,
+        hours=r.hours,
+        closed_dates=r.closed_dates,
+        latitude=r.latitude,
+        longitude=r.longitude,
+        service_states=r.service_states,
+        service_zips=r.service_zips,
+        service_zip_prefixes=r.service_zip_prefixes,
+        service_radius_miles=r.service_radius_miles,
+        daily_cap=daily_cap,
+        calls_today=(c_today or 0) if same_day else 0,
+        monthly_cap=monthly_cap,
+        calls_this_month=(c_month_calls or 0) if same_month else 0,
+        concurrent_cap=concurrent_cap,
+        active_calls=active or 0,
+        monthly_budget_cents=budget,
+        spend_this_month_cents=(c_spend or 0) if same_month else 0,
+    )

@@ -6,7 +6,8 @@ Contract used by helpline (voice and admission requests) and billing:
   load the candidates whose service area may hold the caller
   (``routing.selectors``), run ``engine.decide`` and store a ``RoutingDecision``
   row (chosen and excluded with reasons, notes, fallback, location source,
-  elapsed_ms) in one transaction, and return both. ``kind`` is "call" or
+  elapsed_ms; one INSERT, committed asynchronously on PostgreSQL when not
+  inside the caller's atomic()), and return both. ``kind`` is "call" or
   "admission". A ``request.rotation_key`` of 0 means "next in the rotation":
   route() takes it from a per-day counter per kind, state and service. The
   fallback is always ``f"{settings.FALLBACK_LINE_NAME} {settings.FALLBACK_LINE}"``;
@@ -42,7 +43,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -91,6 +92,20 @@ def directory_changed(**kwargs: Any) -> None:
 # --- Rotation -----------------------------------------------------------------
 
 
+def _async_commit_sql() -> str:
+    """A RETURNING item that makes this statement's own commit asynchronous (PostgreSQL).
+
+    Used only for statements that run in autocommit (not inside someone's
+    ``atomic()``), so it never changes the durability of a caller's other
+    writes. A database crash may lose the last few hundred milliseconds of
+    decision log rather than make a caller wait for a disk flush; WAL order
+    keeps it consistent with anything committed later.
+    """
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        return ", set_config('synchronous_commit', 'off', true)"
+    return ""
+
+
 def next_rotation_key(*, scope: str, now: datetime) -> int:
     """Count one decision in ``scope`` today and return the count (1, 2, 3, ...).
 
@@ -101,22 +116,74 @@ def next_rotation_key(*, scope: str, now: datetime) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (day, scope, value) VALUES (%s, %s, 1) "  # noqa: S608 - table name is ours
-            f"ON CONFLICT (day, scope) DO UPDATE SET value = {table}.value + 1 RETURNING value",
+            f"ON CONFLICT (day, scope) DO UPDATE SET value = {table}.value + 1 RETURNING value{_async_commit_sql()}",
             [selectors.utc_day(now), scope[:40]],
         )
         row = cursor.fetchone()
     return int(row[0]) if row else 0
 
 
+def _store(record: RoutingDecision) -> RoutingDecision:
+    """Insert the decision row: one round trip with an asynchronous commit on PostgreSQL, else ``save()``."""
+    extra = _async_commit_sql()
+    if not extra:
+        record.save(force_insert=True)
+        return record
+    meta = RoutingDecision._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    params = [f.get_db_prep_save(f.pre_save(record, add=True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) "  # noqa: S608 - our own table
+            f"VALUES ({placeholders}) RETURNING {connection.ops.quote_name(meta.pk.column)}{extra}",
+            params,
+        )
+        row = cursor.fetchone()
+    record.pk = row[0] if row else None
+    record._state.adding = False
+    record._state.db = connection.alias
+    return record
+
+
 # --- Route --------------------------------------------------------------------
 
 
 def _choice_json(decision: Decision) -> list[dict[str, Any]]:
-    return [asdict(c) for c in decision.choices]
+    return [
+        {
+            "facility_id": c.facility_id,
+            "facility_name": c.facility_name,
+            "partner_id": c.partner_id,
+            "partner_name": c.partner_name,
+            "phone": c.phone,
+            "reason": c.reason,
+        }
+        for c in decision.choices
+    ]
+
+
+def _excluded_json(decision: Decision) -> list[dict[str, Any]]:
+    return [
+        {
+            "facility_id": x.facility_id,
+            "facility_name": x.facility_name,
+            "partner_id": x.partner_id,
+            "partner_name": x.partner_name,
+            "reason": x.reason,
+        }
+        for x in decision.excluded
+    ]
 
 
 def route(*, request: RouteRequest, kind: str, now: datetime | None = None) -> tuple[RoutingDecision, Decision]:
-    """Decide where ``request`` goes and store the decision (see the module docstring)."""
+    """Decide where ``request`` goes and store the decision (see the module docstring).
+
+    Three round trips to the database whatever the directory size: the
+    matched partners (with the directory version), the rotation counter, the
+    decision row.
+    """
     if kind not in RoutingDecision.Kind.values:
         raise ValueError(f"kind must be one of {RoutingDecision.Kind.values}, not {kind!r}")
     now = now or timezone.now()
@@ -125,49 +192,42 @@ def route(*, request: RouteRequest, kind: str, now: datetime | None = None) -> t
     location = request.location
     candidates = selectors.candidates_for(location=location, now=now, listing_facility_id=request.listing_facility_id)
     version = selectors.directory_cache.current_version()
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # The decision log may lose its last milliseconds in a database
-            # crash rather than make a caller wait for a disk flush; WAL order
-            # keeps it consistent with anything committed later.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        if request.rotation_key == 0:
-            scope = f"{kind}:{location.state or '-'}:{request.service or 'unsure'}"
-            request = replace(request, rotation_key=next_rotation_key(scope=scope, now=now))
-        try:
-            decision = decide(request, candidates, now, fallback=fallback)
-        except Exception:  # a fault in the engine must not leave a caller in silence
-            logger.exception("routing engine failed; sending the caller to the fallback line")
-            decision = Decision(
-                choices=(),
-                excluded=(),
-                fallback=fallback,
-                considered=len(candidates),
-                notes=("routing engine error: fallback line only",),
-            )
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        record = RoutingDecision.objects.create(
-            kind=kind,
-            created_at=now,
-            service=request.service[:20],
-            language=request.language[:5],
-            zip_code=location.zip_code[:5],
-            state=location.state[:2],
-            location_source=location.source,
-            location_label=location.label[:80],
-            location_problem=location.problem[:120],
-            listing_facility_id=request.listing_facility_id,
-            considered_count=decision.considered,
-            chosen=_choice_json(decision),
-            excluded=[asdict(x) for x in decision.excluded],
-            notes=list(decision.notes),
-            fallback=decision.fallback[:200],
-            rotation_key=request.rotation_key,
-            directory_version=version,
-            elapsed_ms=round(elapsed_ms, 3),
+    if request.rotation_key == 0:
+        scope = f"{kind}:{location.state or '-'}:{request.service or 'unsure'}"
+        request = replace(request, rotation_key=next_rotation_key(scope=scope, now=now))
+    try:
+        decision = decide(request, candidates, now, fallback=fallback)
+    except Exception:  # a fault in the engine must not leave a caller in silence
+        logger.exception("routing engine failed; sending the caller to the fallback line")
+        decision = Decision(
+            choices=(),
+            excluded=(),
+            fallback=fallback,
+            considered=len(candidates),
+            notes=("routing engine error: fallback line only",),
         )
-    return record, decision
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    record = RoutingDecision(
+        kind=kind,
+        created_at=now,
+        service=request.service[:20],
+        language=request.language[:5],
+        zip_code=location.zip_code[:5],
+        state=location.state[:2],
+        location_source=location.source,
+        location_label=location.label[:80],
+        location_problem=location.problem[:120],
+        listing_facility_id=request.listing_facility_id,
+        considered_count=decision.considered,
+        chosen=_choice_json(decision),
+        excluded=_excluded_json(decision),
+        notes=list(decision.notes),
+        fallback=decision.fallback[:200],
+        rotation_key=request.rotation_key,
+        directory_version=version,
+        elapsed_ms=round(elapsed_ms, 3),
+    )
+    return _store(record), decision
 
 
 # --- Call legs: concurrent slots and caps -----------------------------------
