@@ -60,8 +60,14 @@ def api_data(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
+@pytest.fixture(name="twilio_offline")
+def twilio_offline_fixture(settings: Any) -> None:
+    """No test ever reaches api.twilio.com: without the fake, REST calls go to a closed local port."""
+    settings.TWILIO_API_BASE_URL = "http://127.0.0.1:9"
+
+
 @pytest.fixture(name="fake_twilio")
-def fake_twilio_fixture(settings: Any) -> Iterator[FakeTwilio]:
+def fake_twilio_fixture(settings: Any, twilio_offline: None) -> Iterator[FakeTwilio]:
     """A local fake of Twilio's REST API; the seam is pointed at it for the test."""
     with running_fake_twilio() as fake:
         settings.TWILIO_API_BASE_URL = fake.base_url

@@ -11,9 +11,9 @@ from django.utils import timezone
 from helpline import admission
 from helpline.models import AdmissionRequest, AuditEvent
 from tests.factories import FacilityFactory, StaffFactory
-from tests.helpline.admission_support import PHONE_E164, fresh_routing_directory_fixture  # noqa: F401
+from tests.helpline.admission_support import PHONE_E164, fresh_routing_directory_fixture, twilio_offline_fixture  # noqa: F401
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing_directory")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing_directory", "twilio_offline")]
 BASE = "/" + settings.ADMIN_URL.strip("/") + "/helpline/admissionrequest/"
 
 

@@ -14,7 +14,11 @@ import pytest
 
 from helpline.models import AdmissionRequest
 from tests.factories import FacilityFactory
-from tests.helpline.admission_support import fake_twilio_fixture, fresh_routing_directory_fixture  # noqa: F401
+from tests.helpline.admission_support import (  # noqa: F401
+    fake_twilio_fixture,
+    fresh_routing_directory_fixture,
+    twilio_offline_fixture,
+)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -22,7 +26,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 
 pytestmark = [
-    pytest.mark.usefixtures("fresh_routing_directory"),
+    pytest.mark.usefixtures("fresh_routing_directory", "twilio_offline"),
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not Path(CHROMIUM).exists() or shutil.which("chromium") is None, reason="no chromium"),

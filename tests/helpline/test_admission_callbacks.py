@@ -26,9 +26,10 @@ from tests.helpline.admission_support import (  # noqa: F401
     driver,
     fake_twilio_fixture,
     fresh_routing_directory_fixture,
+    twilio_offline_fixture,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing_directory")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing_directory", "twilio_offline")]
 
 
 @pytest.fixture

@@ -16,9 +16,15 @@ from helpline.forms import CONSENT_VERSION, new_form_stamp
 from helpline.models import AdmissionRequest, AdmissionStatusChange, ContactBlock
 from helpline.privacy import caller_hash
 from tests.factories import FacilityFactory
-from tests.helpline.admission_support import PHONE, PHONE_E164, form_data, fresh_routing_directory_fixture  # noqa: F401
+from tests.helpline.admission_support import (  # noqa: F401
+    PHONE,
+    PHONE_E164,
+    form_data,
+    fresh_routing_directory_fixture,
+    twilio_offline_fixture,
+)
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing_directory")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing_directory", "twilio_offline")]
 URL = "/request-a-callback/"
 
 
@@ -207,10 +213,13 @@ def test_form_still_saves_when_the_cache_is_down(client, facility):
 
 
 def test_form_still_saves_when_the_broker_is_down(client, facility, django_capture_on_commit_callbacks):
-    with mock.patch("helpline.tasks.notify_partner_of_admission_request.delay", side_effect=OSError("no broker")):
+    with mock.patch(
+        "helpline.tasks.notify_partner_of_admission_request.apply_async", side_effect=OSError("no broker")
+    ) as publish:
         with django_capture_on_commit_callbacks(execute=True):
             response = submit(client)
     assert response.status_code == 302
+    assert publish.called
     req = AdmissionRequest.objects.get()
     assert req.status == "routed"  # the sweeper sends the notification later
 
