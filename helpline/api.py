@@ -16,7 +16,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
@@ -144,7 +145,8 @@ class AdmissionRequestViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet):
     @extend_schema(
         responses={
             201: AdmissionRequestCreatedSerializer,
-            400: inline_serializer("AdmissionRequestErrors", {"field": serializers.ListField()}),
+            # Each invalid field's name maps to its messages (the names vary, so no fixed property).
+            400: OpenApiResponse(response=OpenApiTypes.OBJECT, description="Field name → list of error messages."),
             429: inline_serializer("AdmissionRequestThrottled", {"detail": serializers.CharField()}),
         }
     )

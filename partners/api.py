@@ -103,7 +103,9 @@ class CallRecordSerializer(serializers.ModelSerializer):
     reason_display = serializers.CharField(source="get_reason_display", read_only=True)
     caller = serializers.SerializerMethodField(help_text="Caller number, last four digits only.")
     facility_name = serializers.CharField(source="facility.name", read_only=True, default="")
-    admission_request = serializers.UUIDField(source="admission_request.public_id", read_only=True, default=None)
+    admission_request = serializers.UUIDField(
+        source="admission_request.public_id", read_only=True, default=None, allow_null=True
+    )
     ledger_entry = serializers.IntegerField(source="ledger_entry.pk", read_only=True, default=None)
 
     class Meta:

@@ -14,7 +14,7 @@ from django.db import connection
 
 from helpline.models import AdmissionRequest, AuditEvent, Call
 from tests.factories import PartnerUserFactory, StaffFactory
-from tests.helpline.admission_support import api_data, fake_twilio, form_data  # noqa: F401 - fixture
+from tests.helpline.admission_support import api_data, form_data
 from tests.helpline.voice_support import CallDriver, make_directory
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +51,7 @@ def log_output() -> Iterator[io.StringIO]:
         h.setStream(stream)
 
 
-def test_no_caller_number_or_name_in_any_table_or_log(client, fake_twilio, log_output):  # noqa: F811
+def test_no_caller_number_or_name_in_any_table_or_log(client, fake_twilio, log_output):
     facilities = make_directory()
     partner = facilities[0].partner
 

@@ -1,0 +1,56 @@
+"""API fuzz: schemathesis drives every operation of /api/schema/ in-process (WSGI), as a partner token
+and anonymously, and finds no server error and no response that breaks the published schema."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from django.core.wsgi import get_wsgi_application
+from hypothesis import HealthCheck, settings
+from rest_framework.authtoken.models import Token
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+
+from tests.factories import FacilityFactory, PartnerUserFactory
+from tests.partners.factories import AdmissionRequestFactory, DialAttemptFactory
+
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+FUZZ = settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+
+# Loaded at collection, in-process through the WSGI app (schema generation reads no rows).
+schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+
+
+@pytest.fixture
+def partner_token(db) -> str:
+    """A partner with a little of everything, so list and detail responses carry real rows."""
+    from partners.billing import bill_call
+    from partners.models import PartnerMembership
+
+    user = PartnerUserFactory()
+    partner = PartnerMembership.objects.get(user=user).partner
+    facility = FacilityFactory(partner=partner)
+    attempt = DialAttemptFactory(facility=facility, partner=partner)
+    bill_call(call_id=attempt.call_id)
+    AdmissionRequestFactory(partner=partner, facility=facility)
+    return Token.objects.create(user=user).key
+
+
+@schema.parametrize()
+@FUZZ
+def test_api_as_a_partner_token(case, partner_token, fake_twilio):
+    case.call_and_validate(headers={"Authorization": f"Token {partner_token}"}, checks=CHECKS)
+
+
+@schema.parametrize()
+@FUZZ
+def test_api_anonymous(case, db, fake_twilio):
+    response = case.call_and_validate(checks=CHECKS)
+    if case.method.upper() != "POST":
+        assert response.status_code in (401, 403, 404, 405), response.status_code
