@@ -115,3 +115,24 @@ def test_key_rotation_procedure_keeps_old_rows_readable_and_reencrypts():
             assert AdmissionRequest.objects.get(pk=request.pk).first_name != CALLER_NAME
     finally:
         _reset_field_keys(*fields)
+
+
+def test_secret_key_rotation_keeps_rows_readable_through_the_fallback():
+    """The encryption keys are derived from DJANGO_SECRET_KEY too: the old one must stay a fallback until rotated."""
+    fields = [model._meta.get_field(name) for model, name in ENCRYPTED_COLUMNS]
+    try:
+        with override_settings(SECRET_KEY="old-secret-" + "x" * 40, SECRET_KEY_FALLBACKS=[]):
+            _reset_field_keys(*fields)
+            request = AdmissionRequestFactory()
+        with override_settings(SECRET_KEY="new-secret-" + "y" * 40, SECRET_KEY_FALLBACKS=[]):
+            _reset_field_keys(*fields)
+            assert AdmissionRequest.objects.get(pk=request.pk).first_name != CALLER_NAME  # lost without fallback
+        with override_settings(SECRET_KEY="new-secret-" + "y" * 40, SECRET_KEY_FALLBACKS=["old-secret-" + "x" * 40]):
+            _reset_field_keys(*fields)
+            assert AdmissionRequest.objects.get(pk=request.pk).first_name == CALLER_NAME
+            call_command("rotate_encryption_keys", stdout=io.StringIO())
+        with override_settings(SECRET_KEY="new-secret-" + "y" * 40, SECRET_KEY_FALLBACKS=[]):
+            _reset_field_keys(*fields)
+            assert AdmissionRequest.objects.get(pk=request.pk).phone == CALLER_NUMBER
+    finally:
+        _reset_field_keys(*fields)
