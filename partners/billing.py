@@ -25,11 +25,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from helpline.models import AdmissionRequest, Call, DialAttempt
-from partners.billing_models import BillingDecision, LedgerEntry, PriceChange
+from partners.billing_models import BillingDecision, LedgerEntry, PartnerDailyStats, PriceChange
 from partners.models import Partner
 from routing import services as routing_services
 
@@ -162,6 +163,56 @@ def charge_payload(entry: LedgerEntry) -> dict[str, object]:
     }
 
 
+def _count_in_daily_stats(decision: BillingDecision) -> None:
+    """Add one decided leg to its partner's day (caller holds the partner lock, so no lost update)."""
+    day = decision.occurred_at.astimezone(dt.UTC).date()
+    PartnerDailyStats.objects.get_or_create(partner_id=decision.partner_id, day=day)
+    PartnerDailyStats.objects.filter(partner_id=decision.partner_id, day=day).update(
+        offered=F("offered") + 1,
+        accepted=F("accepted") + int(decision.accepted),
+        billable=F("billable") + int(decision.billable),
+        talk_seconds=F("talk_seconds") + (decision.talk_seconds if decision.accepted else 0),
+    )
+
+
+def rebuild_daily_stats(*, partner_id: int | None = None) -> int:
+    """Recompute the dashboard rollup from the decisions (repairs, bulk imports). Returns rows written."""
+    decisions = BillingDecision.objects.all()
+    if partner_id is not None:
+        decisions = decisions.filter(partner_id=partner_id)
+    rows = (
+        decisions.annotate(d=TruncDate("occurred_at", tzinfo=dt.UTC))
+        .values("partner_id", "d")
+        .annotate(
+            n_offered=Count("id"),
+            n_accepted=Count("id", filter=Q(accepted=True)),
+            n_billable=Count("id", filter=Q(billable=True)),
+            talk=Sum("talk_seconds", filter=Q(accepted=True)),
+        )
+        .order_by()
+    )
+    with transaction.atomic():
+        stale = PartnerDailyStats.objects.all()
+        if partner_id is not None:
+            stale = stale.filter(partner_id=partner_id)
+        stale.delete()
+        created = PartnerDailyStats.objects.bulk_create(
+            [
+                PartnerDailyStats(
+                    partner_id=r["partner_id"],
+                    day=r["d"],
+                    offered=r["n_offered"],
+                    accepted=r["n_accepted"],
+                    billable=r["n_billable"],
+                    talk_seconds=r["talk"] or 0,
+                )
+                for r in rows
+            ],  # fmt: skip
+            batch_size=1000,
+        )
+    return len(created)
+
+
 def _decide_legs(legs: Iterable[tuple[DialAttempt, LegFacts, Call | None, AdmissionRequest | None]]) -> int:
     """Decide each leg once; returns the number of new charges. Runs in one transaction."""
     legs = list(legs)
@@ -206,6 +257,7 @@ def _decide_legs(legs: Iterable[tuple[DialAttempt, LegFacts, Call | None, Admiss
                         price_cents=price,
                         min_billable_seconds=partner.min_billable_seconds,
                     )
+                    _count_in_daily_stats(decision)
                     if billable:
                         entry = LedgerEntry.objects.create(
                             partner=partner,

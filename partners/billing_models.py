@@ -106,6 +106,31 @@ class BillingDecision(models.Model):
         return f"{self.get_kind_display()} leg {self.dial_attempt_id}: {self.get_reason_display()}"
 
 
+class PartnerDailyStats(models.Model):
+    """Per partner and UTC day: legs offered, accepted, billable and talk time.
+
+    Incremented in the same transaction that writes each ``BillingDecision``
+    (exactly once per leg, under the partner lock), so the dashboard reads at
+    most 31 small rows instead of aggregating a million decisions.
+    ``partners.billing.rebuild_daily_stats`` recomputes it from the decisions.
+    """
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="daily_stats")
+    day = models.DateField()
+    offered = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    billable = models.PositiveIntegerField(default=0)
+    talk_seconds = models.PositiveBigIntegerField(default=0, help_text="Sum over accepted legs.")
+
+    class Meta:
+        ordering = ["partner", "day"]
+        verbose_name_plural = "partner daily stats"
+        constraints = [models.UniqueConstraint(fields=["partner", "day"], name="dailystats_one_per_partner_day")]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id} {self.day}: {self.offered} offered"
+
+
 class LedgerEntry(models.Model):
     """One charge or adjustment. Appended, never edited or deleted.
 
@@ -316,6 +341,7 @@ __all__ = [
     "LedgerEntry",
     "LedgerImmutableError",
     "PartnerChangeLog",
+    "PartnerDailyStats",
     "PriceChange",
     "WebhookDelivery",
     "WebhookEvent",

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Avg, Count, Q, QuerySet, Sum
+from django.db.models import Avg, Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -23,6 +23,7 @@ from partners.billing_models import (
     Invoice,
     LedgerEntry,
     PartnerChangeLog,
+    PartnerDailyStats,
     WebhookDelivery,
 )
 from partners.invoices import month_bounds
@@ -63,7 +64,21 @@ def call_records(
     qs = _date_range(qs, "occurred_at", since, until)
     if billable is not None:
         qs = qs.filter(billable=billable)
-    return qs.select_related("call", "admission_request", "facility", "ledger_entry").order_by("-occurred_at", "-id")
+    # Only what lists show: a Call or Facility row is wide, and a page builds 50 of each.
+    own = [f.attname for f in BillingDecision._meta.concrete_fields]
+    return (
+        qs.select_related("call", "admission_request", "facility", "ledger_entry")
+        .only(
+            *own,
+            "call__caller_number",
+            "admission_request__phone",
+            "admission_request__public_id",
+            "admission_request__status",
+            "facility__name",
+            "ledger_entry__id",
+        )  # fmt: skip
+        .order_by("-occurred_at", "-id")
+    )
 
 
 def ledger_entries(
@@ -175,22 +190,13 @@ class Dashboard:
 
 
 def dashboard(*, partner: Partner, now: dt.datetime | None = None, days: int = 30) -> Dashboard:
-    """Per-day counts for the last ``days`` days and this month's spend: three aggregate queries."""
+    """Per-day counts for the last ``days`` days (from the daily rollup) and this month's spend."""
     now = now or timezone.now()
     today = now.astimezone(dt.UTC).date()
     first_day = today - dt.timedelta(days=days - 1)
-    start = dt.datetime.combine(first_day, dt.time.min, tzinfo=dt.UTC)
-    rows = (
-        BillingDecision.objects.filter(partner=partner, occurred_at__gte=start)
-        .annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC))
-        .values("day")
-        .annotate(
-            n_offered=Count("id"),
-            n_accepted=Count("id", filter=Q(accepted=True)),
-            n_billable=Count("id", filter=Q(billable=True)),
-            talk=Sum("talk_seconds", filter=Q(accepted=True)),
-        )
-        .order_by("day")
+    # The rollup written with each decision: at most ``days`` rows whatever the call volume.
+    rows = PartnerDailyStats.objects.filter(partner=partner, day__gte=first_day).values(
+        "day", n_offered=F("offered"), n_accepted=F("accepted"), n_billable=F("billable"), talk=F("talk_seconds")
     )
     by_day = {r["day"]: r for r in rows}
     series = []

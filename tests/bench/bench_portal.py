@@ -102,7 +102,8 @@ def fill(*, calls: int, days: int, reset: bool) -> tuple[object, object]:
     from django.core.management import call_command
 
     from helpline.models import Call, DialAttempt
-    from partners.billing_models import BillingDecision, LedgerEntry
+    from partners.billing import rebuild_daily_stats
+    from partners.billing_models import BillingDecision, LedgerEntry, PartnerDailyStats
     from partners.models import Partner, PartnerMembership
     from tests.factories import FacilityFactory, PartnerFactory, UserFactory
 
@@ -111,6 +112,8 @@ def fill(*, calls: int, days: int, reset: bool) -> tuple[object, object]:
     if partner is not None and not reset and BillingDecision.objects.filter(partner=partner).count() == calls:
         user = PartnerMembership.objects.filter(partner=partner).select_related("user").first().user
         print(f"reusing {calls:,} calls already in {connection.settings_dict['NAME']}")
+        if not PartnerDailyStats.objects.filter(partner=partner).exists():
+            rebuild_daily_stats(partner_id=partner.pk)
         return partner, user
     if partner is not None:
         clear(partner)
@@ -199,6 +202,9 @@ def fill(*, calls: int, days: int, reset: bool) -> tuple[object, object]:
         },
         f"FROM partners_billingdecision d WHERE d.partner_id = {int(partner.pk)} AND d.billable",
     )
+    t = time.perf_counter()
+    days_written = rebuild_daily_stats(partner_id=partner.pk)
+    print(f"daily rollup: {days_written} days in {time.perf_counter() - t:.1f}s")
     t = time.perf_counter()
     with connection.cursor() as cursor:
         for table in ("helpline_call", "helpline_dialattempt", "partners_billingdecision", "partners_ledgerentry"):

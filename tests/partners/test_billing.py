@@ -330,3 +330,23 @@ def test_charges_and_credits_reach_routings_budget_counter(facility, django_capt
     with django_capture_on_commit_callbacks(execute=True):
         ledger_adjust(partner=facility.partner, amount_cents=-4500, reason="Credit", by=StaffFactory())
     assert PartnerCounter.objects.get(partner=facility.partner).spend_this_month_cents == 0
+
+
+def test_daily_rollup_counts_each_leg_once_and_matches_a_rebuild(facility):
+    from partners.billing_models import PartnerDailyStats
+
+    calls = [billed_call(facility=facility, caller=f"+151255501{i:02d}", started_at=T0 + dt.timedelta(hours=7 * i),
+                         talk_seconds=30 if i % 3 == 0 else 200)[0] for i in range(8)]  # fmt: skip
+    unanswered = CallFactory(started_at=T0)
+    DialAttemptFactory(call=unanswered, facility=facility, accepted=False, outcome="no-answer", talk_seconds=0)
+    for call in [*calls, unanswered, *calls]:  # every call billed twice: still counted once
+        billing.bill_call(call_id=call.pk)
+
+    def snapshot():
+        return list(PartnerDailyStats.objects.order_by("day").values_list("day", "offered", "accepted", "billable",
+                                                                         "talk_seconds"))  # fmt: skip
+
+    live = snapshot()
+    assert sum(row[1] for row in live) == 9 and sum(row[3] for row in live) == 5
+    assert billing.rebuild_daily_stats(partner_id=facility.partner_id) == len(live)
+    assert snapshot() == live
