@@ -17,6 +17,7 @@ urlpatterns = [
     path("voice/dial-result", voice.dial_result, name="dial_result"),
     path("voice/whisper", voice.whisper, name="whisper"),
     path("voice/whisper-choice", voice.whisper_choice, name="whisper_choice"),
+    path("voice/crisis-result", voice.crisis_result, name="crisis_result"),
     path("voice/status", voice.status, name="status"),
     path("voice/fallback", voice.fallback, name="fallback"),
     # Bridged callbacks of admission requests (helpline.callback_voice) and inbound texts (STOP/START).

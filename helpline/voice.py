@@ -73,9 +73,9 @@ PROMPTS: dict[str, dict[str, str]] = {
             "We could not reach a treatment provider right now. Connecting you to the {name}, "
             "free, confidential and open 24 hours."
         ),
+        # Played after the default line's <Dial> ends, however it ended (answered and done, or no answer).
         "fallback_failed": (
-            "We are sorry, the line did not answer. Please call {number} at any time, "
-            "or dial 9 8 8 if you are in crisis. Goodbye."
+            "If you still need help, please call {number} at any time, or dial 9 8 8 if you are in crisis. Goodbye."
         ),
         "goodbye": "Thank you for calling. Take care. Goodbye.",
     },
@@ -98,8 +98,7 @@ PROMPTS: dict[str, dict[str, str]] = {
             "gratuita, confidencial y disponible las 24 horas."
         ),
         "fallback_failed": (
-            "Lo sentimos, la línea no contestó. Llame al {number} a cualquier hora, "
-            "o marque 9 8 8 si está en crisis. Adiós."
+            "Si todavía necesita ayuda, llame al {number} a cualquier hora, o marque 9 8 8 si está en crisis. Adiós."
         ),
         "goodbye": "Gracias por llamar. Cuídese. Adiós.",
     },
@@ -151,12 +150,10 @@ def fallback_response(*, language: str | None, preface: str = "") -> VoiceRespon
 
 
 def crisis_response(*, language: str) -> VoiceResponse:
-    """988 first; should it not connect, the default line, so the caller never hears silence."""
+    """988; its Dial action sends the caller on to the default line only if 988 did not connect."""
     response = VoiceResponse()
     say(response, prompt(language, "crisis"), language)
-    response.dial(settings.CRISIS_LINE, timeout=30)
-    response.dial(settings.FALLBACK_LINE, timeout=30)
-    say(response, prompt(language, "fallback_failed").format(number=spoken_number(settings.FALLBACK_LINE)), language)
+    response.dial(settings.CRISIS_LINE, timeout=30, action=public("crisis_result", lang=language), method="POST")
     return response
 
 
@@ -522,6 +519,18 @@ def whisper_choice(request: HttpRequest) -> HttpResponse:
             response.say("Connecting you now.", language="en-US")
             return twiml(response)
     return _partner_hangup("Sorry, the caller is no longer on the line. Goodbye.")
+
+
+@voice_webhook
+def crisis_result(request: HttpRequest) -> HttpResponse:
+    """After the 988 leg: done if it connected, otherwise the default 24/7 line (no database needed)."""
+    language = request.GET.get("lang", "en")
+    language = language if language in PROMPTS else "en"
+    if request.POST.get("DialCallStatus") == "completed" or request.POST.get("CallStatus") in calls.TWILIO_FINAL:
+        response = VoiceResponse()
+        response.hangup()
+        return twiml(response)
+    return twiml(fallback_response(language=language))
 
 
 @voice_webhook

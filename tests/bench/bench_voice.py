@@ -190,7 +190,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000, help="per target per round")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=1, help="threads per worker (>1: gthread worker)")
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker (>1: gthread worker)")
     parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per target per round")
     args = parser.parse_args()
 

@@ -89,11 +89,16 @@ def test_crisis_option_dials_988_then_the_fallback_line(client, settings):
     driver.incoming()
     root = driver.press("9")
     dials = root.findall("Dial")
-    assert [d.text for d in dials] == [settings.CRISIS_LINE, settings.FALLBACK_LINE]
+    assert [d.text for d in dials] == [settings.CRISIS_LINE]
     assert "988 Suicide and Crisis Lifeline" in spoken(root)
     call = Call.objects.get()
     assert call.status == Call.Status.CRISIS
     assert CallEvent.objects.filter(call=call, kind="ivr", status="crisis").exists()
+    action = dials[0].get("action")
+    busy = parse(post(client, action, payload("dial_action", **driver.base, DialCallStatus="busy")))
+    assert busy.find("Dial").text == settings.FALLBACK_LINE  # 988 did not connect: the default line
+    done = parse(post(client, action, payload("dial_action", **driver.base, DialCallStatus="completed")))
+    assert [el.tag for el in done] == ["Hangup"]  # 988 connected and ended: nothing more
 
 
 def test_crisis_option_also_works_from_the_service_menu(client, settings):
