@@ -151,7 +151,10 @@ def keyset_page(qs: QuerySet, *, cursor: str | None, time_field: str, size: int 
     position = parse_cursor(cursor)
     if position is not None:
         at, pk = position
-        qs = qs.filter(Q(**{f"{time_field}__lt": at}) | Q(**{time_field: at, "pk__lt": pk}))
+        # The plain ``<=`` bound lets the index range scan start at the cursor; the OR settles ties.
+        qs = qs.filter(**{f"{time_field}__lte": at}).filter(
+            Q(**{f"{time_field}__lt": at}) | Q(**{time_field: at, "pk__lt": pk})
+        )
     rows = list(qs.order_by(f"-{time_field}", "-pk")[: size + 1])
     next_cursor = None
     if len(rows) > size:
