@@ -113,9 +113,7 @@ def _purge_calls(*, cutoff: dt.datetime, now: dt.datetime, batch_size: int) -> i
             )
             if not claimed:
                 continue
-            Call.objects.filter(pk__in=claimed).update(
-                caller_number=None, followup_note="", zip_code="", purged_at=now
-            )
+            Call.objects.filter(pk__in=claimed).update(caller_number=None, followup_note="", zip_code="", purged_at=now)
             CallEvent.objects.filter(call_id__in=claimed).update(detail={})
             _audit_purge(model=Call, ids=claimed, fields=CALL_PURGED_FIELDS, now=now)
         purged += len(claimed)

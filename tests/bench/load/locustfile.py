@@ -154,8 +154,11 @@ class PartnerUser(HttpUser):
         address = f"203.0.{random.randint(0, 255)}.{random.randint(1, 254)}"
         self.client.post(
             "/portal/login/",
-            data={"csrfmiddlewaretoken": token.group(1) if token else "", "username": PARTNER_USER,
-                  "password": PARTNER_PASSWORD},  # fmt: skip
+            data={
+                "csrfmiddlewaretoken": token.group(1) if token else "",
+                "username": PARTNER_USER,
+                "password": PARTNER_PASSWORD,
+            },  # fmt: skip
             headers={"Referer": self.host + "/portal/login/", "X-Forwarded-For": address},
             name="portal: sign in",
         )
