@@ -694,6 +694,7 @@ def _next_try_at(req: AdmissionRequest, *, tries: int, now: dt.datetime) -> dt.d
     return at
 
 
+@transaction.atomic
 def callback_leg_ended(*, attempt_id: int, call_status: str, now: dt.datetime | None = None) -> AdmissionRequest | None:
     """The partner leg ended (status callback): finish the attempt once and decide what comes next.
 
@@ -763,7 +764,8 @@ def _check_auto_pause(partner_id: int, now: dt.datetime) -> None:
     try:
         from helpline.calls import partner_check_auto_pause
 
-        partner_check_auto_pause(partner_id=partner_id, now=now)
+        with transaction.atomic():  # a savepoint: a failure here leaves the caller's transaction usable
+            partner_check_auto_pause(partner_id=partner_id, now=now)
     except Exception:  # noqa: BLE001 - never break the webhook or the task over the pause check
         logger.exception("Auto-pause check for partner %s failed", partner_id)
 
@@ -772,7 +774,10 @@ def _release_leg(attempt: DialAttempt) -> None:
     from routing import services as routing_services
 
     try:
-        routing_services.release_leg(partner_id=attempt.partner_id, accepted=attempt.accepted, now=attempt.started_at)
+        with transaction.atomic():
+            routing_services.release_leg(
+                partner_id=attempt.partner_id, accepted=attempt.accepted, now=attempt.started_at
+            )
     except Exception:  # noqa: BLE001 - a counter must never break the webhook
         logger.exception("Releasing the leg of callback attempt %s failed", attempt.pk)
 

@@ -329,6 +329,26 @@ def test_person_not_answering_is_retried_then_marked_unreachable(
     assert all("STOP" in t.params["Body"] and "Sam" not in t.params["Body"] for t in texts)
 
 
+def test_a_fault_while_handling_the_status_callback_rolls_back_so_a_resend_completes_it(
+    client, fake_twilio, partners, django_capture_on_commit_callbacks
+):
+    req, attempt = placed()
+    real = admission._next_try_at
+    with mock.patch("helpline.admission._next_try_at", side_effect=RuntimeError("db blip")) as step:
+        driver(client).run(fake_twilio.calls()[0], caller_answers=False)
+        attempt.refresh_from_db()
+        assert attempt.ended_at is None  # nothing half-written
+        step.side_effect = real
+        post = client_poster(client)
+        call = fake_twilio.calls()[0]
+        with django_capture_on_commit_callbacks(execute=True):
+            code, _ = post(call.params["StatusCallback"], {"CallSid": call.sid, "CallStatus": "completed"})
+    assert code == 204
+    attempt.refresh_from_db()
+    req.refresh_from_db()
+    assert attempt.ended_at is not None and req.callback_attempts == 1 and req.next_action_at > timezone.now()
+
+
 def test_no_text_to_the_person_unless_allowed(client, fake_twilio, partners, django_capture_on_commit_callbacks):
     placed(allow_text=False)
     with django_capture_on_commit_callbacks(execute=True):
