@@ -505,10 +505,12 @@ def admission_request_place_callback(*, request_id: int, now: dt.datetime | None
         admission_request_withdraw(phone_hash=req.phone_hash, source="blocked", now=now)
         return None
 
-    # A leg still "ringing" long after it was placed lost its status callback: close it.
-    for lost in DialAttempt.objects.filter(
-        admission_request_id=request_id, ended_at__isnull=True, started_at__lt=now - CALL_STATUS_GUARD
-    ):
+    # A leg still "ringing" long after it was placed lost its status callback; a leg that never got a
+    # CallSid was cut off by a crashed worker before (or while) Twilio was asked. Close both.
+    lost_legs = Q(started_at__lt=now - CALL_STATUS_GUARD) | Q(
+        dial_call_sid__isnull=True, started_at__lt=now - CLAIM_LEASE
+    )
+    for lost in DialAttempt.objects.filter(lost_legs, admission_request_id=request_id, ended_at__isnull=True):
         if DialAttempt.objects.filter(id=lost.pk, ended_at__isnull=True).update(
             ended_at=now, outcome=DialAttempt.Outcome.FAILED
         ):

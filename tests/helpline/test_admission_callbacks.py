@@ -219,6 +219,21 @@ def test_worker_run_retries_with_exponential_backoff():
     assert tasks._backoff(10) == 600
 
 
+def test_a_worker_killed_between_claim_and_call_is_picked_up_after_the_lease(fake_twilio, partners):
+    req = notified()
+    with mock.patch("helpline.twilio_client.create_call", side_effect=SystemExit("worker killed")):
+        with pytest.raises(SystemExit):
+            admission.admission_request_place_callback(request_id=req.pk)
+    req.refresh_from_db()
+    assert req.next_action_at > timezone.now()  # leased: a redelivery right now does nothing
+    assert admission.admission_request_place_callback(request_id=req.pk) is None
+    later = timezone.now() + admission.CLAIM_LEASE + dt.timedelta(seconds=1)
+    attempt = admission.admission_request_place_callback(request_id=req.pk, now=later)
+    assert attempt is not None and attempt.sequence == 2
+    assert DialAttempt.objects.get(admission_request=req, sequence=1).outcome == "failed"
+    assert len(fake_twilio.calls()) == 1
+
+
 def test_window_request_is_not_called_before_its_window(fake_twilio, partners):
     start = timezone.now() + dt.timedelta(days=1)
     req = notified(callback_when="window", window_start=start, window_end=start + dt.timedelta(hours=3))
