@@ -38,7 +38,9 @@ logger = logging.getLogger(__name__)
 
 Reason = BillingDecision.Reason
 
-_CALL_ENDED_STATUSES = {Call.Status.COMPLETED, Call.Status.ABANDONED}
+# The voice code's terminal statuses: the partner legs are over once the call is here.
+_CALL_ENDED_STATUSES = {Call.Status.COMPLETED, Call.Status.ABANDONED, Call.Status.FALLBACK, Call.Status.CRISIS}
+_LEG_LIVE_OUTCOMES = {DialAttempt.Outcome.PENDING, DialAttempt.Outcome.ACCEPTED}
 _LEG_ENDED_OUTCOMES = {
     DialAttempt.Outcome.COMPLETED,
     DialAttempt.Outcome.BUSY,
@@ -47,6 +49,9 @@ _LEG_ENDED_OUTCOMES = {
     DialAttempt.Outcome.NOT_ACCEPTED,
     DialAttempt.Outcome.CANCELED,
 }
+
+
+STUCK_LEG_AFTER = dt.timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -278,30 +283,33 @@ def _decide_legs(legs: Iterable[tuple[DialAttempt, LegFacts, Call | None, Admiss
     return new_charges
 
 
-def bill_call(*, call_id: int) -> int:
+def bill_call(*, call_id: int, force: bool = False) -> int:
     """Decide every dialed leg of a finished call; charge the accepted one if billable.
 
-    Does nothing until the call has ended (a status callback that arrives
-    before the end is simply early); safe to call again and again.
+    Does nothing until the call has ended and no leg is still live (ringing or
+    bridged: its final talk time is still on its way), so an early or
+    out-of-order callback is simply early; safe to call again and again.
+    ``force`` (the sweep, long after the end) decides with what is known.
     Returns the number of new charges (0 on a repeat).
     """
     call = Call.objects.filter(pk=call_id).first()
     if call is None:
         logger.warning("bill_call: no call %s", call_id)
         return 0
-    if call.ended_at is None and call.status not in _CALL_ENDED_STATUSES:
-        return 0
     attempts = list(DialAttempt.objects.filter(call=call).exclude(billing_decision__isnull=False))
+    ended = call.ended_at is not None or call.status in _CALL_ENDED_STATUSES
+    if not force and (not ended or any(a.outcome in _LEG_LIVE_OUTCOMES for a in attempts)):
+        return 0
     return _decide_legs((a, _call_leg_facts(call, a), call, None) for a in attempts)
 
 
-def bill_admission_callback(*, attempt_id: int) -> int:
+def bill_admission_callback(*, attempt_id: int, force: bool = False) -> int:
     """Decide one bridged callback leg of an admission request (same rule as calls)."""
     attempt = DialAttempt.objects.select_related("admission_request").filter(pk=attempt_id, call__isnull=True).first()
     if attempt is None or attempt.admission_request is None:
         logger.warning("bill_admission_callback: no callback leg %s", attempt_id)
         return 0
-    if attempt.ended_at is None and attempt.outcome not in _LEG_ENDED_OUTCOMES:
+    if not force and attempt.ended_at is None and attempt.outcome not in _LEG_ENDED_OUTCOMES:
         return 0
     request = attempt.admission_request
     return _decide_legs([(attempt, _request_leg_facts(request, attempt), None, request)])
@@ -323,10 +331,14 @@ def bill_unbilled(*, now: dt.datetime | None = None, grace: dt.timedelta = dt.ti
         .distinct()
     )
     for call_id in list(call_ids[:5000]):
-        charges += bill_call(call_id=call_id)
+        charges += bill_call(call_id=call_id, force=True)
     attempt_ids = DialAttempt.objects.filter(
         call__isnull=True, billing_decision__isnull=True, admission_request__isnull=False
-    ).filter(Q(ended_at__lte=cutoff) | Q(outcome__in=_LEG_ENDED_OUTCOMES, started_at__lte=cutoff))
+    ).filter(
+        Q(ended_at__lte=cutoff)
+        | Q(outcome__in=_LEG_ENDED_OUTCOMES, started_at__lte=cutoff)
+        | Q(started_at__lte=now - STUCK_LEG_AFTER)  # its end never reported: decide with what is known
+    )
     for attempt_id in list(attempt_ids.values_list("pk", flat=True)[:5000]):
-        charges += bill_admission_callback(attempt_id=attempt_id)
+        charges += bill_admission_callback(attempt_id=attempt_id, force=True)
     return charges

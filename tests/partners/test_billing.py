@@ -350,3 +350,24 @@ def test_daily_rollup_counts_each_leg_once_and_matches_a_rebuild(facility):
     assert sum(row[1] for row in live) == 9 and sum(row[3] for row in live) == 5
     assert billing.rebuild_daily_stats(partner_id=facility.partner_id) == len(live)
     assert snapshot() == live
+
+
+def test_call_sent_to_fallback_is_billed_once_its_legs_are_over(facility):
+    call, attempt = billed_call(facility=facility)
+    Call.objects.filter(pk=call.pk).update(status=Call.Status.FALLBACK, ended_at=None)
+    assert billing.bill_call(call_id=call.pk) == 1
+
+
+def test_leg_still_bridged_waits_for_its_talk_time_then_the_sweep_decides(facility):
+    call, attempt = billed_call(facility=facility)
+    DialAttempt.objects.filter(pk=attempt.pk).update(outcome=DialAttempt.Outcome.ACCEPTED, ended_at=None)
+    assert billing.bill_call(call_id=call.pk) == 0  # caller hung up, the leg's result is on its way
+    assert not BillingDecision.objects.exists()
+    assert billing.bill_unbilled(now=call.ended_at + dt.timedelta(hours=1)) == 1
+    assert _decision(attempt).reason == "billable"
+
+
+def test_sweep_decides_a_callback_leg_whose_end_never_came(facility):
+    leg = CallbackLegFactory(facility=facility, partner=facility.partner, outcome="accepted", ended_at=None)
+    assert billing.bill_unbilled(now=leg.started_at + dt.timedelta(hours=1)) == 0
+    assert billing.bill_unbilled(now=leg.started_at + dt.timedelta(hours=7)) == 1
