@@ -116,8 +116,9 @@ class Decision:
 # --- Rules ------------------------------------------------------------------
 #
 # Eligibility, checked in this order (the first failure is the reason given):
-#   partner active → licence verified → daily cap → monthly cap → budget →
-#   concurrent cap → service offered → caller inside service area → open now.
+#   service offered → caller inside service area → open now (the facility
+#   side), then partner active → licence verified → daily cap → monthly cap →
+#   budget → concurrent cap (the partner side, read live for every decision).
 # A listing call skips the service and area checks for the listing facility
 # (the caller dialled that facility's own advertised number), never the others.
 #
@@ -218,55 +219,75 @@ def _describe_area(candidate: Candidate, location: Location) -> str:
 _WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-class _Clock:
+@dataclass(frozen=True)
+class _Local:
+    """``now`` in one time zone, with what opening-hours checks need."""
+
+    today: date
+    yesterday: date
+    weekday: int
+    at: time
+    stamp: str  # "Mon 09:00 America/Chicago", for reasons
+
+
+class LocalClock:
     """Local times of ``now`` per time zone, computed once per decision."""
 
     def __init__(self, now: datetime) -> None:
         self.now = now
-        self._local: dict[str, datetime | None] = {}
+        self._local: dict[str, _Local | None] = {}
 
-    def local(self, tz_name: str) -> datetime | None:
+    def local(self, tz_name: str) -> _Local | None:
         try:
             return self._local[tz_name]
         except KeyError:
             pass
+        value: _Local | None
         try:
-            value: datetime | None = self.now.astimezone(zoneinfo.ZoneInfo(tz_name))
+            dt_local = self.now.astimezone(zoneinfo.ZoneInfo(tz_name))
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
             value = None
+        else:
+            value = _Local(
+                today=dt_local.date(),
+                yesterday=dt_local.date() - timedelta(days=1),
+                weekday=dt_local.weekday(),
+                at=dt_local.time(),
+                stamp=f"{_WEEKDAY_NAMES[dt_local.weekday()]} {dt_local:%H:%M} {tz_name}",
+            )
         self._local[tz_name] = value
         return value
 
 
-def open_state(candidate: Candidate, clock: _Clock) -> tuple[bool, str]:
+def open_state(candidate: Candidate, clock: LocalClock) -> tuple[bool, str]:
     """Whether the facility is open at the clock's instant in its own time zone, and why."""
     local = clock.local(candidate.time_zone)
     if local is None:
         return False, f"closed: unknown time zone {candidate.time_zone!r}"
-    today = local.date()
-    stamp = f"{_WEEKDAY_NAMES[local.weekday()]} {local:%H:%M} {candidate.time_zone}"
+    today = local.today
     if candidate.open_24_7:
         if today in candidate.closed_dates:
-            return False, f"closed today ({today.isoformat()} is a closed date; local {stamp})"
+            return False, f"closed today ({today.isoformat()} is a closed date; local {local.stamp})"
         return True, "open 24/7"
-    weekday = local.weekday()
+    weekday = local.weekday
     yesterday_wd = (weekday - 1) % 7
-    t = local.time()
-    closed_today = today in candidate.closed_dates
-    closed_yesterday = bool(candidate.closed_dates) and (today - timedelta(days=1)) in candidate.closed_dates
+    t = local.at
     for span in candidate.hours:
         overnight = span.closes <= span.opens
         if span.weekday == weekday and t >= span.opens and (overnight or t < span.closes):
-            if closed_today:
-                return False, f"closed today ({today.isoformat()} is a closed date; local {stamp})"
-            return True, f"open now ({_WEEKDAY_NAMES[weekday]} {span.opens:%H:%M}–{span.closes:%H:%M}, local {stamp})"
-        if overnight and span.weekday == yesterday_wd and t < span.closes:
-            if closed_yesterday:
-                return False, f"closed ({(today - timedelta(days=1)).isoformat()} is a closed date; local {stamp})"
-            return True, (
-                f"open now ({_WEEKDAY_NAMES[yesterday_wd]} {span.opens:%H:%M}–{span.closes:%H:%M}, local {stamp})"
+            if today in candidate.closed_dates:
+                return False, f"closed today ({today.isoformat()} is a closed date; local {local.stamp})"
+            return (
+                True,
+                f"open now ({_WEEKDAY_NAMES[weekday]} {span.opens:%H:%M}–{span.closes:%H:%M}, local {local.stamp})",
             )
-    return False, f"closed now (local {stamp})"
+        if overnight and span.weekday == yesterday_wd and t < span.closes:
+            if local.yesterday in candidate.closed_dates:
+                return False, f"closed ({local.yesterday.isoformat()} is a closed date; local {local.stamp})"
+            return True, (
+                f"open now ({_WEEKDAY_NAMES[yesterday_wd]} {span.opens:%H:%M}–{span.closes:%H:%M}, local {local.stamp})"
+            )
+    return False, f"closed now (local {local.stamp})"
 
 
 def _cap_problem(c: Candidate) -> str:
@@ -282,6 +303,42 @@ def _cap_problem(c: Candidate) -> str:
     if c.concurrent_cap is not None and c.active_calls >= c.concurrent_cap:
         return f"at concurrent-call cap ({c.active_calls}/{c.concurrent_cap} calls in progress)"
     return ""
+
+
+def partner_problem(c: Candidate) -> str:
+    """Why the candidate's partner cannot take a call now ("" when it can)."""
+    if not c.partner_active:
+        return "partner paused"
+    if not c.license_verified:
+        return "partner licence not verified"
+    return _cap_problem(c)
+
+
+def facility_check(
+    c: Candidate, request: RouteRequest, clock: LocalClock, *, is_listing: bool = False
+) -> tuple[str, _Eligible | None]:
+    """The facility-side rules (service, area, hours): (reason, None) when one fails, else ("", eligible).
+
+    They come before the partner-side rules so that they never depend on live
+    partner state: ``routing.selectors`` runs them on its compiled copy to
+    load live partner rows only for facilities that pass.
+    """
+    if is_listing:
+        rank, distance, area_text = _AREA_LISTING, 0.0, "this call came in on its listing number"
+    else:
+        service = request.service
+        if service not in ("", "unsure") and service not in c.services:
+            return f"does not offer {service}", None
+        match = area_match(c, request.location)
+        if match is None:
+            return _describe_area(c, request.location), None
+        rank, distance, area_text = match
+    is_open, open_text = open_state(c, clock)
+    if not is_open:
+        if request.require_open:
+            return open_text, None
+        open_text += " (opening hours not required for this request)"
+    return "", _Eligible(c, rank, distance, area_text, open_text)
 
 
 def _rotation_order(items: list[_Eligible], key: int, needed: int) -> list[tuple[_Eligible, int]]:
@@ -339,7 +396,7 @@ def decide(request: RouteRequest, candidates: Sequence[Candidate], now: datetime
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("decide() needs an aware datetime for now")
-    clock = _Clock(now)
+    clock = LocalClock(now)
     location = request.location
     service = request.service
     any_service = service in ("", "unsure")
@@ -353,34 +410,12 @@ def decide(request: RouteRequest, candidates: Sequence[Candidate], now: datetime
     for c in candidates:
         is_listing = listing_id is not None and c.facility_id == listing_id
         listing_seen = listing_seen or is_listing
-        if not c.partner_active:
-            reason = "partner paused"
-        elif not c.license_verified:
-            reason = "partner licence not verified"
-        else:
-            reason = _cap_problem(c)
-        if reason:
+        reason, item = facility_check(c, request, clock, is_listing=is_listing)
+        if not reason:
+            reason = partner_problem(c)
+        if reason or item is None:
             excluded.append(_exclusion(c, reason))
-            continue
-        if is_listing:
-            rank, distance, area_text = _AREA_LISTING, 0.0, "this call came in on its listing number"
-        else:
-            if not any_service and service not in c.services:
-                excluded.append(_exclusion(c, f"does not offer {service}"))
-                continue
-            match = area_match(c, location)
-            if match is None:
-                excluded.append(_exclusion(c, _describe_area(c, location)))
-                continue
-            rank, distance, area_text = match
-        is_open, open_text = open_state(c, clock)
-        if not is_open:
-            if request.require_open:
-                excluded.append(_exclusion(c, open_text))
-                continue
-            open_text += " (opening hours not required for this request)"
-        item = _Eligible(c, rank, distance, area_text, open_text)
-        if is_listing:
+        elif is_listing:
             listing = item
         else:
             eligible.append(item)

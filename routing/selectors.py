@@ -36,7 +36,7 @@ from typing import Any
 from django.db.models import Subquery
 
 from partners.models import ClosedDate, Facility, OpeningHours, Partner
-from routing.engine import NATIONWIDE, Candidate, Location, Span
+from routing.engine import NATIONWIDE, Candidate, LocalClock, Location, RouteRequest, Span, facility_check
 from routing.models import DirectoryVersion
 
 logger = logging.getLogger(__name__)
@@ -88,6 +88,8 @@ class CompiledDirectory:
     grid: dict[tuple[int, int], list[int]] = field(default_factory=dict)
     nationwide: list[int] = field(default_factory=list)
     build_seconds: float = 0.0
+    # facility id -> Candidate with the partner state as compiled (for facility-side exclusions).
+    static: dict[int, Candidate] = field(default_factory=dict)
     # facility id -> (partner row it was built from, Candidate): reused while the row is unchanged.
     candidates: dict[int, tuple[Any, Candidate]] = field(default_factory=dict)
 
@@ -148,7 +150,11 @@ def compile_directory(*, version: int, today: date) -> CompiledDirectory:
     ).values_list("facility_id", "date"):
         closed.setdefault(fid, set()).add(day)
     compiled = CompiledDirectory(version=version, built_on=today)
-    compiled.partner_names = dict(Partner.objects.values_list("id", "display_name"))
+    partner_rows = {
+        row[0]: (*row, None, None, None, None, None, None, version)
+        for row in Partner.objects.values_list(*_PARTNER_FIELDS[:10])
+    }
+    compiled.partner_names = {pid: row[1] for pid, row in partner_rows.items()}
     rows = Facility.objects.filter(is_active=True).values_list(
         "id",
         "name",
@@ -186,6 +192,11 @@ def compile_directory(*, version: int, today: date) -> CompiledDirectory:
                 service_radius_miles=radius or None,
             )
         )
+    for fid, record in compiled.facilities.items():
+        row = partner_rows.get(record.partner_id)
+        if row is not None:
+            compiled.static[fid] = _candidate(record, row, today, month_start(today))
+    compiled.facilities = {fid: r for fid, r in compiled.facilities.items() if fid in compiled.static}
     compiled.build_seconds = time.perf_counter() - started
     return compiled
 
@@ -286,14 +297,28 @@ def _partner_rows(partner_ids: Iterable[int]) -> tuple[dict[int, tuple], int | N
     return out, int(seen or 0) if out else None
 
 
-def candidates_for(*, location: Location, now: datetime, listing_facility_id: int | None = None) -> list[Candidate]:
-    """Candidates whose area may hold ``location`` (plus the listing facility), with live partner state.
+def candidates_for(
+    *,
+    location: Location,
+    now: datetime,
+    listing_facility_id: int | None = None,
+    service: str = "",
+    require_open: bool = True,
+) -> list[Candidate]:
+    """Candidates whose area may hold ``location`` (plus the listing facility).
 
-    One query in the common case, whatever the directory size: the matched
-    partners with their counters and the directory version. When that version
-    is not the compiled one, the copy is rebuilt and the lookup repeated.
-    Facilities of a partner deleted since the compile are left out.
+    The facility-side rules (service, exact area, hours: ``engine.facility_check``)
+    are run here on the compiled copy; only facilities that pass them get their
+    partner's live state (status, licence, order, caps, counters), in one query
+    that also carries the directory version. The others are returned with the
+    compiled partner state: ``decide`` excludes them for the same facility-side
+    reason before it looks at the partner. So the query grows with the
+    facilities that can actually take the call, not with the directory.
+    When the version is not the compiled one, the copy is rebuilt and the lookup
+    repeated. Facilities of a partner deleted since the compile are left out.
     """
+    probe = RouteRequest(service=service, location=location, require_open=require_open)
+    clock = LocalClock(now)
     directory = directory_cache.peek(now=now)
     if directory is None:
         directory = compiled_directory(now=now)
@@ -301,8 +326,18 @@ def candidates_for(*, location: Location, now: datetime, listing_facility_id: in
         ids = directory.area_facility_ids(location)
         if listing_facility_id is not None and listing_facility_id in directory.facilities:
             ids.add(listing_facility_id)
-        records = [directory.facilities[i] for i in sorted(ids)]
-        partners, version = _partner_rows({r.partner_id for r in records})
+        settled: list[Candidate] = []
+        live: list[FacilityRecord] = []
+        for fid in sorted(ids):
+            static = directory.static.get(fid)
+            if static is None:
+                continue
+            reason, _item = facility_check(static, probe, clock, is_listing=fid == listing_facility_id)
+            if reason:
+                settled.append(static)
+            else:
+                live.append(directory.facilities[fid])
+        partners, version = _partner_rows({r.partner_id for r in live})
         if version is None:
             version = directory_version()
         if version == directory.version:
@@ -311,8 +346,8 @@ def candidates_for(*, location: Location, now: datetime, listing_facility_id: in
     today = utc_day(now)
     this_month = month_start(today)
     cache = directory.candidates
-    out: list[Candidate] = []
-    for r in records:
+    out = [c for c in settled if c.partner_id in directory.partner_names]
+    for r in live:
         p = partners.get(r.partner_id)
         if p is None:
             continue

@@ -141,8 +141,11 @@ def test_nobody_eligible_gives_empty_choices_and_names_the_fallback():
     assert decide(request(), [], MONDAY_9AM_AUSTIN, fallback=FALLBACK).fallback == FALLBACK
 
 
-def test_first_failing_rule_is_the_reason():
+def test_facility_rules_come_before_partner_rules_in_the_reason():
+    # Facility-side reasons never depend on (possibly not freshly loaded) partner state.
     c = candidate(partner_active=False, license_verified=False, services=frozenset({"iop"}))
+    assert decide(request(), [c], MONDAY_9AM_AUSTIN, fallback=FALLBACK).excluded[0].reason == "does not offer detox"
+    c = candidate(partner_active=False, license_verified=False)
     assert decide(request(), [c], MONDAY_9AM_AUSTIN, fallback=FALLBACK).excluded[0].reason == "partner paused"
 
 
