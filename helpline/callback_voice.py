@@ -152,13 +152,22 @@ def caller_screen(request: HttpRequest, attempt_id: int) -> HttpResponse:
         timeout=6,
         action_on_empty_result=False,
     )
-    gather.say(f"Hello. This is the call back you asked for from {settings.HELPLINE_NAME}. Press 1 to be connected.")
+    name = settings.HELPLINE_NAME
+    if req.language == "es":
+        voice = {"language": "es-MX"}
+        hello = f"Hola. Esta es la llamada que usted pidió a {name}. Marque 1 para conectarse."
+        again = "Marque 1 para conectarse."
+        missed = f"Lo sentimos, no pudimos hablar con usted. Le llamaba {name}. Volveremos a intentarlo. Adiós."
+    else:
+        voice = {"language": "en-US"}
+        hello = f"Hello. This is the call back you asked for from {name}. Press 1 to be connected."
+        again = "Press 1 to be connected."
+        missed = f"Sorry we missed you. This was {name} returning your call. We will try again. Goodbye."
+    gather.say(hello, **voice)
     gather.pause(length=1)
-    gather.say("Press 1 to be connected.")
+    gather.say(again, **voice)
     if req.allow_voicemail:
-        response.say(
-            f"Sorry we missed you. This was {settings.HELPLINE_NAME} returning your call. We will try again. Goodbye."
-        )
+        response.say(missed, **voice)
     response.hangup()
     return _twiml(response)
 

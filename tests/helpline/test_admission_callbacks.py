@@ -390,6 +390,16 @@ def test_answering_machine_is_never_bridged_and_only_gets_a_neutral_message_if_a
     assert req.status == "callback_attempted" and req.callback_attempts == 1
 
 
+def test_person_who_asked_in_spanish_is_greeted_in_spanish(client, fake_twilio, partners):
+    FacilityFactory(partner__priority=1, languages=["en", "es"], phone="+15125550133")
+    req, _ = placed(language="es")
+    outcome = driver(client).run(fake_twilio.calls()[0])
+    says = list(parse_twiml(outcome.caller_twiml[0]).iter("Say"))
+    assert says[0].attrib["language"] == "es-MX" and "Marque 1" in (says[0].text or "")
+    req.refresh_from_db()
+    assert req.status == "connected"
+
+
 # --- Withdrawal -------------------------------------------------------------------------
 
 
