@@ -75,7 +75,8 @@ def test_valid_request_is_saved_encrypted_routed_and_confirmed(client, facility)
     assert reverse("admission_withdraw", args=["x"]).rsplit("x", 1)[0] in page
 
 
-def test_window_request_is_stored_in_utc_from_the_zip_time_zone(client, facility):
+def test_window_request_is_stored_in_utc_from_the_zip_time_zone(client):
+    FacilityFactory(partner__display_name="Hudson Care", service_states=["NY"], partner__notify_email="")
     tz = zoneinfo.ZoneInfo("America/New_York")
     day = (dt.datetime.now(tz) + dt.timedelta(days=2)).date()
     response = submit(client, zip_code="10001", callback_when="window", window_date=day.isoformat(),
@@ -85,6 +86,9 @@ def test_window_request_is_stored_in_utc_from_the_zip_time_zone(client, facility
     assert req.caller_timezone == "America/New_York"
     assert req.window_start == dt.datetime.combine(day, dt.time(17), tzinfo=tz)
     assert req.window_end == dt.datetime.combine(day, dt.time(20), tzinfo=tz)
+    page = client.get(response["Location"]).content.decode()
+    assert "Hudson Care" in page
+    assert f"{day:%a %b %d}, 05:00 PM-08:00 PM E" in page  # in the person's own time zone
 
 
 BAD_INPUT = [
