@@ -149,6 +149,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "helpline.retention.purge_expired_caller_data",
         "schedule": crontab(minute=30, hour=3),
     },
+    "sweep-unbilled-calls": {
+        "task": "partners.tasks.sweep_unbilled_calls",
+        "schedule": timedelta(minutes=10),
+    },
     "sweep-webhook-deliveries": {
         "task": "partners.tasks.sweep_webhook_deliveries",
         "schedule": timedelta(minutes=2),
