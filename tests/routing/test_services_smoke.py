@@ -45,9 +45,7 @@ def test_route_stores_the_decision_with_chosen_and_excluded():
 
 
 def test_route_with_nobody_eligible_names_the_fallback():
-    record, decision = route(
-        request=RouteRequest(service="detox", location=Location()), kind="admission", now=NOW
-    )
+    record, decision = route(request=RouteRequest(service="detox", location=Location()), kind="admission", now=NOW)
     assert decision.choices == ()
     assert record.fallback == "SAMHSA National Helpline +18006624357"
     assert any("nobody eligible" in n for n in record.notes)
