@@ -381,7 +381,31 @@ def attempt_accept(*, attempt: DialAttempt, now: datetime) -> bool:
         call.connected_facility_id = attempt.facility_id
         if not _set_status(call=call, status=S.CONNECTED, now=now, fields=["connected_partner", "connected_facility"]):
             call.save(update_fields=["connected_partner", "connected_facility"])
+        _notify_partner_connected(call=call, attempt=attempt, now=now)
     return attempt.accepted
+
+
+def _notify_partner_connected(*, call: Call, attempt: DialAttempt, now: datetime) -> None:
+    """Queue the partner's "call.connected" webhook (if it has one). Never the caller's number.
+
+    Recorded after the caller's leg is bridged; a failure here is logged and
+    never reaches the caller.
+    """
+    from partners.webhooks import enqueue_event
+
+    payload = {
+        "call_id": call.pk,
+        "connected_at": now.isoformat(),
+        "facility_id": attempt.facility_id,
+        "service": call.service,
+        "caller_area": call.caller_area,
+        "source": "listing" if call.listing_facility_id == attempt.facility_id else "helpline",
+    }
+    try:
+        with transaction.atomic():
+            enqueue_event(partner_id=attempt.partner_id, event="call.connected", payload=payload)
+    except Exception:  # noqa: BLE001 - the webhook is a courtesy; the call goes on
+        logger.exception("call.connected webhook for call %s not recorded", call.pk)
 
 
 def attempt_mark_answered(*, attempt: DialAttempt, dial_call_sid: str, now: datetime) -> None:
