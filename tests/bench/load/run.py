@@ -156,6 +156,21 @@ def main() -> None:
                          "--without-gossip", "--without-mingle"])  # fmt: skip
         wait_http(f"{base}/healthz")
         time.sleep(3)
+        worker_cmd = procs["worker"].args
+        restarts = {"worker": 0}
+        supervising = threading.Event()
+        supervising.set()
+
+        def supervise() -> None:
+            """What docker-compose's restart policy does: a worker that exits is started again."""
+            while supervising.is_set():
+                proc = procs.get("worker")
+                if proc is not None and proc.poll() is not None:
+                    restarts["worker"] += 1
+                    start("worker", list(worker_cmd))
+                time.sleep(1)
+
+        threading.Thread(target=supervise, daemon=True).start()
 
         ledger = out / "ledger.jsonl"
         load_env = dict(
@@ -238,6 +253,7 @@ def main() -> None:
             "forms_not_handed_to_partner": not_notified,
             "twilio_sms_sent": len(fake.messages()),
             "twilio_calls_placed": len(fake.calls()),
+            "worker_restarts_by_supervisor": restarts["worker"],
         }
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
         print(json.dumps(summary, indent=2))
@@ -245,6 +261,9 @@ def main() -> None:
         if failures.exists() and failures.read_text().count("\n") > 1:
             print("failures:\n" + failures.read_text())
     finally:
+        if "supervising" in locals():
+            supervising.clear()
+            time.sleep(1.5)
         for name in list(procs):
             stop(name)
         fake.stop()
