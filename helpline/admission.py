@@ -269,6 +269,7 @@ def admission_request_route(*, request_id: int, now: dt.datetime | None = None) 
                     },
                 )
                 _enqueue_on_commit("notify_partner_of_admission_request", req.pk)
+                _webhook_routed(req=req, partner_id=first.partner_id, facility_id=first.facility_id, now=now)
             else:
                 _set_status(
                     req,
@@ -280,6 +281,27 @@ def admission_request_route(*, request_id: int, now: dt.datetime | None = None) 
         return req
     finally:
         _release(request_id)
+
+
+def _webhook_routed(*, req: AdmissionRequest, partner_id: int, facility_id: int, now: dt.datetime) -> None:
+    """The partner's "admission_request.routed" webhook, if it has one: ids and needs, never name or phone."""
+    from partners.webhooks import enqueue_event
+
+    payload = {
+        "request_id": str(req.public_id),
+        "routed_at": now.isoformat(),
+        "facility_id": facility_id,
+        "service": req.service,
+        "zip_code": req.zip_code,
+        "language": req.language,
+        "callback_when": req.callback_when,
+        "portal_url": settings.PUBLIC_BASE_URL.rstrip("/") + f"/portal/requests/{req.public_id}/",
+    }
+    try:
+        with transaction.atomic():
+            enqueue_event(partner_id=partner_id, event="admission_request.routed", payload=payload)
+    except Exception:  # noqa: BLE001 - a courtesy notification must not undo the routing
+        logger.exception("admission_request.routed webhook for request %s not recorded", req.pk)
 
 
 def admission_request_reroute(*, request_id: int, by: Any = None, now: dt.datetime | None = None) -> AdmissionRequest:
