@@ -101,11 +101,15 @@ class DirectoryVersion(models.Model):
     """A single row whose ``version`` changes on any directory edit.
 
     Each process keeps a compiled, area-indexed copy of the directory and
-    rebuilds it when this number moves (see ``routing.selectors``).
+    rebuilds it when (version, token) moves (see ``routing.selectors``).
     """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     version = models.BigIntegerField(default=0)
+    # A fresh random value on every bump. A rolled-back transaction can hand the same
+    # ``version`` number out twice (the sequence of bumps restarts from the committed
+    # value) with a different directory behind it; (version, token) never repeats.
+    token = models.BigIntegerField(default=0)
     changed_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

@@ -42,6 +42,7 @@ Days and months of caps are UTC, like the invoices.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -75,11 +76,19 @@ def bump_directory_version() -> None:
     together with the change that caused it.
     """
     now = timezone.now()
-    if DirectoryVersion.objects.filter(id=1).update(version=F("version") + 1, changed_at=now) == 0:
+    token = new_directory_token()
+    if DirectoryVersion.objects.filter(id=1).update(version=F("version") + 1, token=token, changed_at=now) == 0:
         with transaction.atomic():
-            obj, created = DirectoryVersion.objects.get_or_create(id=1, defaults={"version": 1, "changed_at": now})
+            _obj, created = DirectoryVersion.objects.get_or_create(
+                id=1, defaults={"version": 1, "token": token, "changed_at": now}
+            )
         if not created:
-            DirectoryVersion.objects.filter(id=1).update(version=F("version") + 1, changed_at=now)
+            DirectoryVersion.objects.filter(id=1).update(version=F("version") + 1, token=token, changed_at=now)
+
+
+def new_directory_token() -> int:
+    """A random non-zero 62-bit value: (version, token) never repeats, even after a rollback."""
+    return secrets.randbits(62) | 1
 
 
 def directory_changed(**kwargs: Any) -> None:
