@@ -16,9 +16,12 @@ class LocationSource(models.TextChoices):
 class RoutingDecision(models.Model):
     """One run of the routing engine, as it was, for staff to read later.
 
-    ``chosen`` is the ordered failover list, ``excluded`` every facility left
-    out with its reason; both are plain JSON so the record never changes when
-    the directory does.
+    ``chosen`` is the ordered failover list; ``excluded`` the facilities left
+    out with their reasons, at most ``routing.services.EXCLUDED_KEPT`` of them
+    (those the engine examined, partner-side reasons first), and
+    ``excluded_summary`` the count per reason of everything left out, so the
+    row stays small whatever the directory size. Plain JSON, so the record
+    never changes when the directory does.
     """
 
     class Kind(models.TextChoices):
@@ -36,6 +39,9 @@ class RoutingDecision(models.Model):
     considered_count = models.PositiveIntegerField(default=0)
     chosen = models.JSONField(default=list)
     excluded = models.JSONField(default=list)
+    # Counts per reason for everything left out, including the facilities not listed one by one
+    # in ``excluded`` (bounded) or never examined: [{"reason": "does not offer detox", "count": 142}, ...].
+    excluded_summary = models.JSONField(default=list, blank=True)
     fallback = models.CharField(max_length=200, blank=True)
     elapsed_ms = models.FloatField(default=0)
     # What the engine noted (listing unavailable, language narrowed, location unknown, ...).
