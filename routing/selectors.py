@@ -1,25 +1,37 @@
-"""Reads of the routing app: candidates for a decision, fast at any directory size.
+"""Reads of the routing app: candidates for a decision, at a cost that does not grow with the directory.
 
 Why a compiled directory: a caller matches only the facilities whose service
 area holds them, so a decision must not scan the whole directory. Each process
 keeps an immutable, area-indexed copy of the facility side of the directory
-(services, hours, closed dates, areas): facility ids keyed by state, by ZIP,
-by 3-digit ZIP prefix, a list of nationwide facilities, and a 1°×1° lat/lon
-grid in which every radius facility is registered in each cell its circle
-touches. A lookup is a handful of dict reads, whatever the directory size;
-``engine.decide`` then checks each hit exactly (the index only narrows).
+(services, hours, closed dates, areas, and the partner's priority and weight):
+facility ids keyed by state, by ZIP, by 3-digit ZIP prefix, a nationwide list,
+and a 1°×1° lat/lon grid in which every radius facility is registered in each
+cell its circle touches; each key also per service, so a caller asking for
+detox never walks facilities without detox (they are counted, not examined).
+
+``shortlist()`` is what ``routing.services.route`` uses. It walks the area's
+facilities for the service in priority order (lower number first), runs the
+facility-side rules (``engine.facility_check``) on the compiled copy, and stops
+at the end of a priority tier once the facilities that passed belong to enough
+partners; only those partners' live state is read. If too many of them turn
+out paused or at a cap, the rest of the area is walked and read in a second
+query. Stopping at a tier boundary with at least ``max_choices`` eligible
+partners gives exactly the decision of the full computation (see
+``shortlist``), including the weighted rotation, which needs whole tiers.
 
 Freshness: ``DirectoryVersion`` (one row) is bumped in the same transaction as
 any save or delete of a Partner, Facility, OpeningHours or ClosedDate (signals
-connected in ``RoutingConfig.ready``); every lookup reads it (one indexed
-primary-key query) and rebuilds the copy when it moved or the UTC date changed.
-Code that writes the directory with ``bulk_create``/``update()`` must call
-``routing.services.bump_directory_version()``.
+connected in ``RoutingConfig.ready``), with a new random token. The version and
+token ride on the live partner query, and the copy is rebuilt when either moved
+or the UTC date changed (the token tells apart two directories that got the
+same version number because a transaction rolled back in between). Code that
+writes the directory with ``bulk_create``/``update()`` (including a partner's
+priority or weight) must call ``routing.services.bump_directory_version()``.
 
 What changes with every call is never taken from the copy: the partner's
-status, licence, priority, weight, caps and live counters are read fresh for
-the matched partners in one query per decision, so a pause (even one written
-with ``update()``) or a cap reached a moment ago is seen immediately.
+status, licence, caps and live counters are read fresh for the candidate
+partners with every decision, so a pause (even one written with ``update()``)
+or a cap reached a moment ago is seen immediately.
 """
 
 from __future__ import annotations
@@ -28,7 +40,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -36,7 +48,17 @@ from typing import Any
 from django.db.models import Subquery
 
 from partners.models import ClosedDate, Facility, OpeningHours, Partner
-from routing.engine import NATIONWIDE, Candidate, LocalClock, Location, RouteRequest, Span, facility_check
+from routing.engine import (
+    NATIONWIDE,
+    Candidate,
+    Exclusion,
+    LocalClock,
+    Location,
+    RouteRequest,
+    Span,
+    facility_check,
+    partner_problem,
+)
 from routing.models import DirectoryVersion
 
 logger = logging.getLogger(__name__)
@@ -44,6 +66,11 @@ logger = logging.getLogger(__name__)
 MILES_PER_DEGREE_LAT = 69.0
 # Closed dates older than this are of no use to a decision.
 CLOSED_DATES_LOOKBACK_DAYS = 2
+# Facility-side exclusions kept one by one per decision (the rest are counted per reason).
+EXCLUDED_SAMPLE = 20
+
+DirectoryKey = tuple[int, int]  # (version, token) of DirectoryVersion
+AreaKey = tuple[str, Any]  # ("state", "TX"), ("zip", "78701"), ("prefix", "787"), ("cell", (30, -98)), ("all", "")
 
 
 def utc_day(now: datetime) -> date:
@@ -56,7 +83,7 @@ def month_start(day: date) -> date:
 
 @dataclass(frozen=True)
 class FacilityRecord:
-    """The facility side of a candidate, as compiled."""
+    """The facility side of a candidate, as compiled (with its partner's order terms)."""
 
     facility_id: int
     facility_name: str
@@ -74,50 +101,68 @@ class FacilityRecord:
     service_zips: frozenset[str]
     service_zip_prefixes: frozenset[str]
     service_radius_miles: int | None
+    priority: int = 5
+    weight: int = 1
+
+
+def area_keys(location: Location) -> list[AreaKey]:
+    """The index keys under which a facility whose area may hold ``location`` is listed."""
+    if not location.state:
+        return [("all", "")]
+    keys: list[AreaKey] = [("state", location.state)]
+    if location.zip_code:
+        keys.append(("zip", location.zip_code))
+        keys.append(("prefix", location.zip_code[:3]))
+    if location.latitude is not None and location.longitude is not None:
+        keys.append(("cell", (math.floor(location.latitude), math.floor(location.longitude))))
+    return keys
 
 
 @dataclass
 class CompiledDirectory:
     version: int
     built_on: date
+    token: int = 0
     facilities: dict[int, FacilityRecord] = field(default_factory=dict)
     partner_names: dict[int, str] = field(default_factory=dict)
-    by_state: dict[str, list[int]] = field(default_factory=dict)
-    by_zip: dict[str, list[int]] = field(default_factory=dict)
-    by_prefix: dict[str, list[int]] = field(default_factory=dict)
-    grid: dict[tuple[int, int], list[int]] = field(default_factory=dict)
-    nationwide: list[int] = field(default_factory=list)
+    # area key -> facility ids, and (area key, service) -> ids of those offering the service.
+    index: dict[AreaKey, list[int]] = field(default_factory=dict)
+    service_index: dict[tuple[AreaKey, str], list[int]] = field(default_factory=dict)
+    # facility id -> (priority, partner id, facility id): the order facilities are examined in.
+    rank: dict[int, tuple[int, int, int]] = field(default_factory=dict)
     build_seconds: float = 0.0
     # facility id -> Candidate with the partner state as compiled (for facility-side exclusions).
     static: dict[int, Candidate] = field(default_factory=dict)
     # facility id -> (partner row it was built from, Candidate): reused while the row is unchanged.
     candidates: dict[int, tuple[Any, Candidate]] = field(default_factory=dict)
 
-    def area_facility_ids(self, location: Location) -> set[int]:
-        """Every facility whose area may hold ``location`` (a superset; decide() checks exactly)."""
+    @property
+    def key(self) -> DirectoryKey:
+        return (self.version, self.token)
+
+    def area_facility_ids(self, location: Location, service: str = "") -> set[int]:
+        """Every facility whose area may hold ``location`` (a superset; the engine checks exactly).
+
+        With ``service``, only those offering it (exactly: services are not approximated).
+        """
         ids: set[int] = set()
-        if not location.state:
-            ids.update(self.nationwide)
-            return ids
-        ids.update(self.by_state.get(location.state, ()))
-        if location.zip_code:
-            ids.update(self.by_zip.get(location.zip_code, ()))
-            ids.update(self.by_prefix.get(location.zip_code[:3], ()))
-        if location.latitude is not None and location.longitude is not None:
-            ids.update(self.grid.get((math.floor(location.latitude), math.floor(location.longitude)), ()))
+        if service:
+            for key in area_keys(location):
+                ids.update(self.service_index.get((key, service), ()))
+        else:
+            for key in area_keys(location):
+                ids.update(self.index.get(key, ()))
         return ids
 
     def add(self, record: FacilityRecord) -> None:
         fid = record.facility_id
         self.facilities[fid] = record
-        for state in record.service_states:
-            self.by_state.setdefault(state, []).append(fid)
+        self.rank[fid] = (record.priority, record.partner_id, fid)
+        keys: list[AreaKey] = [("state", state) for state in record.service_states]
         if record.service_states >= NATIONWIDE:
-            self.nationwide.append(fid)
-        for zip_code in record.service_zips:
-            self.by_zip.setdefault(zip_code, []).append(fid)
-        for prefix in record.service_zip_prefixes:
-            self.by_prefix.setdefault(prefix, []).append(fid)
+            keys.append(("all", ""))
+        keys.extend(("zip", zip_code) for zip_code in record.service_zips)
+        keys.extend(("prefix", prefix) for prefix in record.service_zip_prefixes)
         radius = record.service_radius_miles
         if radius:
             dlat = radius / MILES_PER_DEGREE_LAT
@@ -128,15 +173,23 @@ class CompiledDirectory:
             dlon = min(180.0, radius / (MILES_PER_DEGREE_LAT * cos_lat))
             for cell_lat in range(math.floor(lat_lo), math.floor(lat_hi) + 1):
                 for cell_lon in range(math.floor(record.longitude - dlon), math.floor(record.longitude + dlon) + 1):
-                    self.grid.setdefault((cell_lat, cell_lon), []).append(fid)
+                    keys.append(("cell", (cell_lat, cell_lon)))
+        for key in keys:
+            self.index.setdefault(key, []).append(fid)
+            for service in record.services:
+                self.service_index.setdefault((key, service), []).append(fid)
+
+
+def directory_key() -> DirectoryKey:
+    row = DirectoryVersion.objects.filter(id=1).values_list("version", "token").first()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 def directory_version() -> int:
-    value = DirectoryVersion.objects.filter(id=1).values_list("version", flat=True).first()
-    return int(value or 0)
+    return directory_key()[0]
 
 
-def compile_directory(*, version: int, today: date) -> CompiledDirectory:
+def compile_directory(*, version: int, today: date, token: int = 0) -> CompiledDirectory:
     """Load the active facilities of the whole directory into an area index."""
     started = time.perf_counter()
     hours: dict[int, list[Span]] = {}
@@ -149,12 +202,11 @@ def compile_directory(*, version: int, today: date) -> CompiledDirectory:
         facility__is_active=True, date__gte=today - timedelta(days=CLOSED_DATES_LOOKBACK_DAYS)
     ).values_list("facility_id", "date"):
         closed.setdefault(fid, set()).add(day)
-    compiled = CompiledDirectory(version=version, built_on=today)
-    partner_rows = {
-        row[0]: (*row, None, None, None, None, None, None, version)
-        for row in Partner.objects.values_list(*_PARTNER_FIELDS[:10])
+    compiled = CompiledDirectory(version=version, built_on=today, token=token)
+    partner_terms = {
+        row[0]: row for row in Partner.objects.values_list("id", "display_name", "priority", "weight", *_LIVE_FIELDS)
     }
-    compiled.partner_names = {pid: row[1] for pid, row in partner_rows.items()}
+    compiled.partner_names = {pid: row[1] for pid, row in partner_terms.items()}
     rows = Facility.objects.filter(is_active=True).values_list(
         "id",
         "name",
@@ -172,37 +224,39 @@ def compile_directory(*, version: int, today: date) -> CompiledDirectory:
         "service_radius_miles",
     )
     for fid, name, pid, phone, services, languages, tz, always, lat, lon, states, zips, prefixes, radius in rows:
-        compiled.add(
-            FacilityRecord(
-                facility_id=fid,
-                facility_name=name,
-                partner_id=pid,
-                phone=str(phone),
-                services=frozenset(services or ()),
-                languages=frozenset(languages or ()),
-                time_zone=tz,
-                open_24_7=always,
-                hours=tuple(sorted(hours.get(fid, ()), key=lambda s: (s.weekday, s.opens))),
-                closed_dates=frozenset(closed.get(fid, ())),
-                latitude=float(lat),
-                longitude=float(lon),
-                service_states=frozenset(states or ()),
-                service_zips=frozenset(zips or ()),
-                service_zip_prefixes=frozenset(prefixes or ()),
-                service_radius_miles=radius or None,
-            )
+        terms = partner_terms.get(pid)
+        if terms is None:
+            continue  # partner deleted between the two reads
+        record = FacilityRecord(
+            facility_id=fid,
+            facility_name=name,
+            partner_id=pid,
+            phone=str(phone),
+            services=frozenset(services or ()),
+            languages=frozenset(languages or ()),
+            time_zone=tz,
+            open_24_7=always,
+            hours=tuple(sorted(hours.get(fid, ()), key=lambda s: (s.weekday, s.opens))),
+            closed_dates=frozenset(closed.get(fid, ())),
+            latitude=float(lat),
+            longitude=float(lon),
+            service_states=frozenset(states or ()),
+            service_zips=frozenset(zips or ()),
+            service_zip_prefixes=frozenset(prefixes or ()),
+            service_radius_miles=radius or None,
+            priority=terms[2],
+            weight=terms[3],
         )
-    for fid, record in compiled.facilities.items():
-        row = partner_rows.get(record.partner_id)
-        if row is not None:
-            compiled.static[fid] = _candidate(record, row, today, month_start(today))
-    compiled.facilities = {fid: r for fid, r in compiled.facilities.items() if fid in compiled.static}
+        compiled.add(record)
+        # Live fields as compiled: the counters are not loaded here (a static candidate only
+        # explains facility-side exclusions, which never look at the partner).
+        compiled.static[fid] = _candidate(record, pid, terms[1], terms[4:], today, month_start(today))
     compiled.build_seconds = time.perf_counter() - started
     return compiled
 
 
 class _DirectoryCache:
-    """The process's compiled directory, rebuilt when the version or UTC date moves.
+    """The process's compiled directory, rebuilt when (version, token) or the UTC date moves.
 
     One thread rebuilds while others keep using the previous copy (a facility
     edit may take effect a moment later; partner state is read live anyway).
@@ -213,18 +267,18 @@ class _DirectoryCache:
         self._lock = threading.Lock()
 
     def peek(self, *, now: datetime) -> CompiledDirectory | None:
-        """The current copy if it is for today (its version is checked by the caller)."""
+        """The current copy if it is for today (its key is checked by the caller)."""
         current = self._current
         if current is not None and current.built_on == utc_day(now):
             return current
         return None
 
-    def get(self, *, now: datetime, version: int | None = None) -> CompiledDirectory:
-        if version is None:
-            version = directory_version()
+    def get(self, *, now: datetime, key: DirectoryKey | None = None) -> CompiledDirectory:
+        if key is None:
+            key = directory_key()
         today = utc_day(now)
         current = self._current
-        if current is not None and current.version == version and current.built_on == today:
+        if current is not None and current.key == key and current.built_on == today:
             return current
         if current is not None and not self._lock.acquire(blocking=False):
             return current  # someone else is rebuilding: the previous copy is good enough for now
@@ -232,12 +286,12 @@ class _DirectoryCache:
             self._lock.acquire()
         try:
             current = self._current
-            if current is None or current.version != version or current.built_on != today:
-                current = compile_directory(version=version, today=today)
+            if current is None or current.key != key or current.built_on != today:
+                current = compile_directory(version=key[0], token=key[1], today=today)
                 self._current = current
                 logger.info(
                     "routing directory compiled: version %s, %s facilities in %.3fs",
-                    version,
+                    key[0],
                     len(current.facilities),
                     current.build_seconds,
                 )
@@ -260,13 +314,10 @@ def compiled_directory(*, now: datetime) -> CompiledDirectory:
     return directory_cache.get(now=now)
 
 
-_PARTNER_FIELDS = (
-    "id",
-    "display_name",
+# Live partner state: what a pause, a licence change, a cap edit or a call changes.
+_LIVE_FIELDS = (
     "status",
     "license_verified_on",
-    "priority",
-    "weight",
     "daily_call_cap",
     "monthly_call_cap",
     "concurrent_call_cap",
@@ -277,24 +328,265 @@ _PARTNER_FIELDS = (
     "routing_counter__month",
     "routing_counter__calls_this_month",
     "routing_counter__spend_this_month_cents",
-    "directory_version",
 )
 
 
-def _partner_rows(partner_ids: Iterable[int]) -> tuple[dict[int, tuple], int | None]:
-    """Live partner rows with counters, and the directory version, in one query.
+def _partner_rows(partner_ids: Iterable[int]) -> tuple[dict[int, tuple], DirectoryKey]:
+    """Live partner rows (id first, then ``_LIVE_FIELDS``) and the directory key, in one query.
 
-    The version rides along (a scalar subquery) so that checking the compiled
-    copy is fresh costs no extra round trip. None when no partner matched.
+    The version and token ride along (scalar subqueries) so that checking the
+    compiled copy is fresh costs no extra round trip; with no partner to read,
+    the key alone is read.
     """
-    ids = list(partner_ids)
+    ids = sorted(set(partner_ids))
     if not ids:
-        return {}, None
-    version = Subquery(DirectoryVersion.objects.filter(id=1).values("version")[:1])
-    rows = Partner.objects.filter(id__in=ids).annotate(directory_version=version).values_list(*_PARTNER_FIELDS)
-    out = {row[0]: row for row in rows}
-    seen = next(iter(out.values()))[-1] if out else None
-    return out, int(seen or 0) if out else None
+        return {}, directory_key()
+    current = DirectoryVersion.objects.filter(id=1)
+    rows = list(
+        Partner.objects.filter(id__in=ids)
+        .annotate(
+            directory_version=Subquery(current.values("version")[:1]),
+            directory_token=Subquery(current.values("token")[:1]),
+        )
+        .values_list("id", *_LIVE_FIELDS, "directory_version", "directory_token")
+    )
+    out = {row[0]: row[:-2] for row in rows}
+    if not rows:
+        return out, directory_key()
+    last = rows[len(rows) - 1]
+    return out, (int(last[-2] or 0), int(last[-1] or 0))
+
+
+def _live_candidates(
+    directory: CompiledDirectory, records: list[FacilityRecord], now: datetime
+) -> tuple[dict[int, Candidate], DirectoryKey]:
+    """Candidates with live partner state for ``records`` (one query), and the directory key read with them."""
+    partners, key = _partner_rows(r.partner_id for r in records)
+    today = utc_day(now)
+    this_month = month_start(today)
+    cache = directory.candidates
+    out: dict[int, Candidate] = {}
+    for r in records:
+        p = partners.get(r.partner_id)
+        if p is None:
+            continue  # partner deleted since the compile
+        # The same partner state as last time: reuse the Candidate built then.
+        cache_key = (p, today)
+        cached = cache.get(r.facility_id)
+        if cached is not None and cached[0] == cache_key:
+            out[r.facility_id] = cached[1]
+            continue
+        candidate = _candidate(r, r.partner_id, directory.partner_names.get(r.partner_id, ""), p[1:], today, this_month)
+        cache[r.facility_id] = (cache_key, candidate)
+        out[r.facility_id] = candidate
+    return out, key
+
+
+LiveLoader = Callable[[CompiledDirectory, list[FacilityRecord], datetime], tuple[dict[int, Candidate], DirectoryKey]]
+
+
+class _Stale(Exception):
+    def __init__(self, key: DirectoryKey) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def reason_category(reason: str) -> str:
+    """The kind of a reason, without its particulars: "closed now (local Mon 09:00 …)" → "closed now"."""
+    cut = len(reason)
+    for sep in (" (", ": ", ";"):
+        at = reason.find(sep)
+        if 0 < at < cut:
+            cut = at
+    return reason[:cut]
+
+
+@dataclass
+class Shortlist:
+    """What ``engine.decide`` needs for one request, and an account of everything else.
+
+    ``candidates``: the examined facilities that passed the facility-side rules,
+    with live partner state, plus the listing facility (whatever its state, so
+    the decision can say why it was not available). ``excluded``: up to
+    ``EXCLUDED_SAMPLE`` examined facilities that failed a facility-side rule,
+    with the reason. ``counts``: the number per reason category of every
+    facility left out before ``decide`` — the examined ones and those never
+    examined (lacking the service, or in a priority tier after the list was full).
+    """
+
+    candidates: list[Candidate]
+    excluded: list[Exclusion] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    examined: int = 0
+    in_area: int = 0
+    version: int = 0
+    rounds: int = 0  # live partner reads (queries) made
+
+
+def shortlist(*, request: RouteRequest, now: datetime, loader: LiveLoader | None = None) -> Shortlist:
+    """The candidates of ``request`` at ``now``: examined in priority order, enough of them and no more.
+
+    One query for the live partner state in the common case, two when the
+    first priority tiers' partners are mostly paused or at a cap; the query
+    also carries the directory key, and a stale copy is rebuilt and the
+    walk repeated.
+    """
+    load = loader or _live_candidates
+    directory = directory_cache.peek(now=now) or compiled_directory(now=now)
+    for _attempt in range(2):
+        try:
+            return walk_directory(directory, request=request, now=now, loader=load, expect=directory.key)
+        except _Stale as stale:
+            directory = directory_cache.get(now=now, key=stale.key)
+    return walk_directory(directory, request=request, now=now, loader=load, expect=None)
+
+
+def walk_directory(
+    directory: CompiledDirectory,
+    *,
+    request: RouteRequest,
+    now: datetime,
+    loader: LiveLoader,
+    expect: DirectoryKey | None = None,
+) -> Shortlist:
+    """Walk the area's facilities for the service in priority order; stop as soon as the result is settled.
+
+    Why stopping early is exact: ``decide`` fills the list tier by tier (lower
+    priority number first) and rotates whole tiers, and all facilities of a
+    partner share its priority. If the tiers walked completely already hold at
+    least ``max_choices`` partners with an eligible facility, no later tier can
+    place anyone, so the later tiers do not change the choices. With a language
+    preference the list is narrowed to speakers when any eligible facility
+    speaks it, so the rule is applied to eligible speakers; when none has been
+    found, the whole area is walked (a later tier may hold one).
+
+    ``expect``: the directory key the copy must have; a different key read with
+    the live state raises ``_Stale``.
+    """
+    clock = LocalClock(now)
+    location = request.location
+    service = request.service
+    any_service = service in ("", "unsure")
+    max_choices = max(1, request.max_choices)
+    target = max_choices + max(2, max_choices)  # partners to read at once: spares for paused or capped ones
+    listing_id = request.listing_facility_id
+    counts: dict[str, int] = {}
+    excluded: list[Exclusion] = []
+
+    def count(reason: str, n: int = 1) -> None:
+        if n > 0:
+            key = reason_category(reason)
+            counts[key] = counts.get(key, 0) + n
+
+    area_ids = directory.area_facility_ids(location)
+    pool_ids = area_ids if any_service else directory.area_facility_ids(location, service)
+    if not any_service:
+        count(f"does not offer {service} (not examined)", len(area_ids) - len(pool_ids))
+    rank = directory.rank
+    order = sorted(pool_ids, key=rank.__getitem__)
+    candidates: list[Candidate] = []
+    passed: list[FacilityRecord] = []
+    examined = 0
+
+    listing_record: FacilityRecord | None = None
+    if listing_id is not None and listing_id in directory.static:
+        examined += 1
+        static = directory.static[listing_id]
+        reason, _item = facility_check(static, request, clock, is_listing=True)
+        if reason:
+            candidates.append(static)  # decide() says why the listing facility is not available
+        else:
+            listing_record = directory.facilities[listing_id]
+
+    position = 0
+    rounds = 0
+    live: dict[int, Candidate] = {}
+    eligible_partners: set[int] = set()
+    speaking_partners: set[int] = set()
+    passed_partners: set[int] = set()
+    passed_speakers: set[int] = set()
+
+    def walk(*, stop: bool) -> list[FacilityRecord]:
+        nonlocal position, examined
+        batch: list[FacilityRecord] = []
+        tier: int | None = None
+        while position < len(order):
+            fid = order[position]
+            priority = rank[fid][0]
+            if stop and priority != tier:
+                # A tier boundary: enough partners to read?
+                have = passed_speakers if request.language and passed_speakers else passed_partners
+                if len(have) >= target:
+                    break
+                tier = priority
+            position += 1
+            if fid == listing_id:
+                continue
+            examined += 1
+            static = directory.static[fid]
+            reason, _item = facility_check(static, request, clock)
+            if reason:
+                count(reason)
+                if len(excluded) < EXCLUDED_SAMPLE:
+                    excluded.append(
+                        Exclusion(fid, static.facility_name, static.partner_id, static.partner_name, reason)
+                    )
+                continue
+            record = directory.facilities[fid]
+            batch.append(record)
+            passed_partners.add(record.partner_id)
+            if request.language and request.language in record.languages:
+                passed_speakers.add(record.partner_id)
+        return batch
+
+    def read(records: list[FacilityRecord]) -> None:
+        nonlocal rounds
+        found, key = loader(directory, records, now)
+        rounds += 1
+        if expect is not None and key != expect:
+            raise _Stale(key)
+        live.update(found)
+        for r in records:
+            c = found.get(r.facility_id)
+            if c is None:
+                count("partner removed since the directory was compiled")
+                continue
+            if r is not listing_record and not partner_problem(c):
+                eligible_partners.add(c.partner_id)
+                if request.language and request.language in c.languages:
+                    speaking_partners.add(c.partner_id)
+
+    def settled() -> bool:
+        if position >= len(order):
+            return True
+        if request.language:
+            return len(speaking_partners) >= max_choices
+        return len(eligible_partners) >= max_choices
+
+    first = walk(stop=True)
+    passed.extend(first)
+    read(first + ([listing_record] if listing_record is not None else []))
+    listing_live = live.get(listing_id) if listing_id is not None else None
+    if listing_live is not None and not partner_problem(listing_live):
+        pass  # a listing call that reaches its facility goes there alone: the pool cannot change that
+    elif not settled():
+        rest = walk(stop=False)
+        passed.extend(rest)
+        read(rest)
+    skipped = len(order) - position
+    count("lower priority tier, not examined: the list was already full", skipped)
+    if listing_record is not None and listing_id in live:
+        candidates.append(live[listing_id])
+    candidates.extend(live[r.facility_id] for r in passed if r.facility_id in live)
+    return Shortlist(
+        candidates=candidates,
+        excluded=excluded,
+        counts=counts,
+        examined=examined,
+        in_area=len(area_ids),
+        version=directory.version,
+        rounds=rounds,
+    )
 
 
 def candidates_for(
@@ -305,72 +597,42 @@ def candidates_for(
     service: str = "",
     require_open: bool = True,
 ) -> list[Candidate]:
-    """Candidates whose area may hold ``location`` (plus the listing facility).
+    """Every candidate whose area may hold ``location`` (plus the listing facility), none left out.
 
-    The facility-side rules (service, exact area, hours: ``engine.facility_check``)
-    are run here on the compiled copy; only facilities that pass them get their
-    partner's live state (status, licence, order, caps, counters), in one query
-    that also carries the directory version. The others are returned with the
-    compiled partner state: ``decide`` excludes them for the same facility-side
-    reason before it looks at the partner. So the query grows with the
-    facilities that can actually take the call, not with the directory.
-    When the version is not the compiled one, the copy is rebuilt and the lookup
-    repeated. Facilities of a partner deleted since the compile are left out.
+    For tools and tests that want the whole area (``route`` uses ``shortlist``).
+    Facilities that pass the facility-side rules get their partner's live state
+    (one query that also carries the directory key); the others are returned
+    with the compiled partner state, which ``decide`` never reads for them.
     """
     probe = RouteRequest(service=service, location=location, require_open=require_open)
     clock = LocalClock(now)
-    directory = directory_cache.peek(now=now)
-    if directory is None:
-        directory = compiled_directory(now=now)
+    directory = directory_cache.peek(now=now) or compiled_directory(now=now)
     for _attempt in range(2):
         ids = directory.area_facility_ids(location)
         if listing_facility_id is not None and listing_facility_id in directory.facilities:
             ids.add(listing_facility_id)
         settled: list[Candidate] = []
-        live: list[FacilityRecord] = []
+        to_read: list[FacilityRecord] = []
         for fid in sorted(ids):
-            static = directory.static.get(fid)
-            if static is None:
-                continue
+            static = directory.static[fid]
             reason, _item = facility_check(static, probe, clock, is_listing=fid == listing_facility_id)
             if reason:
                 settled.append(static)
             else:
-                live.append(directory.facilities[fid])
-        partners, version = _partner_rows({r.partner_id for r in live})
-        if version is None:
-            version = directory_version()
-        if version == directory.version:
+                to_read.append(directory.facilities[fid])
+        found, key = _live_candidates(directory, to_read, now)
+        if key == directory.key:
             break
-        directory = directory_cache.get(now=now, version=version)
-    today = utc_day(now)
-    this_month = month_start(today)
-    cache = directory.candidates
-    out = [c for c in settled if c.partner_id in directory.partner_names]
-    for r in live:
-        p = partners.get(r.partner_id)
-        if p is None:
-            continue
-        # The same partner state as last time: reuse the Candidate built then.
-        key = (p[:-1], today)
-        cached = cache.get(r.facility_id)
-        if cached is not None and cached[0] == key:
-            out.append(cached[1])
-            continue
-        candidate = _candidate(r, p, today, this_month)
-        cache[r.facility_id] = (key, candidate)
-        out.append(candidate)
-    return out
+        directory = directory_cache.get(now=now, key=key)
+    return settled + [found[r.facility_id] for r in to_read if r.facility_id in found]
 
 
-def _candidate(r: FacilityRecord, p: tuple, today: date, this_month: date) -> Candidate:
+def _candidate(
+    r: FacilityRecord, partner_id: int, partner_name: str, live: tuple, today: date, this_month: date
+) -> Candidate:
     (
-        _pid,
-        pname,
         status,
         verified_on,
-        priority,
-        weight,
         daily_cap,
         monthly_cap,
         concurrent_cap,
@@ -381,20 +643,19 @@ def _candidate(r: FacilityRecord, p: tuple, today: date, this_month: date) -> Ca
         c_month,
         c_month_calls,
         c_spend,
-        _version,
-    ) = p
+    ) = live
     same_day = c_day == today
     same_month = c_month == this_month
     return Candidate(
         facility_id=r.facility_id,
         facility_name=r.facility_name,
-        partner_id=r.partner_id,
-        partner_name=pname,
+        partner_id=partner_id,
+        partner_name=partner_name,
         phone=r.phone,
         partner_active=status == Partner.Status.ACTIVE,
         license_verified=verified_on is not None,
-        priority=priority,
-        weight=weight,
+        priority=r.priority,
+        weight=r.weight,
         services=r.services,
         languages=r.languages,
         time_zone=r.time_zone,

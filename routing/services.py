@@ -56,7 +56,7 @@ from django.utils import timezone
 
 from partners.models import Partner
 from routing import selectors
-from routing.engine import Decision, RouteRequest, decide
+from routing.engine import Decision, Exclusion, RouteRequest, decide
 from routing.models import DirectoryVersion, PartnerCounter, RotationCounter, RoutingDecision
 
 logger = logging.getLogger(__name__)
@@ -173,7 +173,11 @@ def _choice_json(decision: Decision) -> list[dict[str, Any]]:
     ]
 
 
-def _excluded_json(decision: Decision) -> list[dict[str, Any]]:
+# Excluded facilities stored one by one per decision; the rest are counted per reason.
+EXCLUDED_KEPT = 25
+
+
+def _excluded_json(excluded: list[Exclusion]) -> list[dict[str, Any]]:
     return [
         {
             "facility_id": x.facility_id,
@@ -182,16 +186,27 @@ def _excluded_json(decision: Decision) -> list[dict[str, Any]]:
             "partner_name": x.partner_name,
             "reason": x.reason,
         }
-        for x in decision.excluded
+        for x in excluded
     ]
+
+
+def _summary_json(counts: dict[str, int]) -> list[dict[str, Any]]:
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [{"reason": reason, "count": n} for reason, n in ordered]
 
 
 def route(*, request: RouteRequest, kind: str, now: datetime | None = None) -> tuple[RoutingDecision, Decision]:
     """Decide where ``request`` goes and store the decision (see the module docstring).
 
     Three round trips to the database whatever the directory size: the
-    matched partners (with the directory version), the rotation counter, the
-    decision row.
+    candidate partners' live state (with the directory key), the rotation
+    counter, the decision row; a fourth only when the first priority tiers'
+    partners are mostly paused or at a cap (``selectors.shortlist``).
+
+    The stored row lists every choice, up to ``EXCLUDED_KEPT`` excluded
+    facilities with their reasons (the ones ``decide`` ruled on first: paused,
+    at a cap, list full; then facility-side ones: closed, out of area), and the
+    count per reason of everything left out, examined or not.
     """
     if kind not in RoutingDecision.Kind.values:
         raise ValueError(f"kind must be one of {RoutingDecision.Kind.values}, not {kind!r}")
@@ -199,8 +214,8 @@ def route(*, request: RouteRequest, kind: str, now: datetime | None = None) -> t
     started = time.perf_counter()
     fallback = fallback_line()
     location = request.location
-    candidates = selectors.candidates_for(location=location, now=now, listing_facility_id=request.listing_facility_id)
-    version = selectors.directory_cache.current_version()
+    shortlist = selectors.shortlist(request=request, now=now)
+    candidates = shortlist.candidates
     if request.rotation_key == 0:
         scope = f"{kind}:{location.state or '-'}:{request.service or 'unsure'}"
         request = replace(request, rotation_key=next_rotation_key(scope=scope, now=now))
@@ -215,6 +230,11 @@ def route(*, request: RouteRequest, kind: str, now: datetime | None = None) -> t
             considered=len(candidates),
             notes=("routing engine error: fallback line only",),
         )
+    counts = dict(shortlist.counts)
+    for x in decision.excluded:
+        category = selectors.reason_category(x.reason)
+        counts[category] = counts.get(category, 0) + 1
+    excluded = [*decision.excluded, *shortlist.excluded][:EXCLUDED_KEPT]
     elapsed_ms = (time.perf_counter() - started) * 1000
     record = RoutingDecision(
         kind=kind,
@@ -227,13 +247,14 @@ def route(*, request: RouteRequest, kind: str, now: datetime | None = None) -> t
         location_label=location.label[:80],
         location_problem=location.problem[:120],
         listing_facility_id=request.listing_facility_id,
-        considered_count=decision.considered,
+        considered_count=shortlist.examined,
         chosen=_choice_json(decision),
-        excluded=_excluded_json(decision),
+        excluded=_excluded_json(excluded),
+        excluded_summary=_summary_json(counts),
         notes=list(decision.notes),
         fallback=decision.fallback[:200],
         rotation_key=request.rotation_key,
-        directory_version=version,
+        directory_version=shortlist.version,
         elapsed_ms=round(elapsed_ms, 3),
     )
     return _store(record), decision
