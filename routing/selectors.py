@@ -68,6 +68,7 @@ MILES_PER_DEGREE_LAT = 69.0
 CLOSED_DATES_LOOKBACK_DAYS = 2
 # Facility-side exclusions kept one by one per decision (the rest are counted per reason).
 EXCLUDED_SAMPLE = 20
+NOT_EXAMINED_LOWER_TIER = "lower priority tier, not examined (the list was full before it)"
 
 DirectoryKey = tuple[int, int]  # (version, token) of DirectoryVersion
 AreaKey = tuple[str, Any]  # ("state", "TX"), ("zip", "78701"), ("prefix", "787"), ("cell", (30, -98)), ("all", "")
@@ -473,15 +474,15 @@ def walk_directory(
     counts: dict[str, int] = {}
     excluded: list[Exclusion] = []
 
-    def count(reason: str, n: int = 1) -> None:
+    def count(reason: str, n: int = 1, *, exact: bool = False) -> None:
         if n > 0:
-            key = reason_category(reason)
+            key = reason if exact else reason_category(reason)
             counts[key] = counts.get(key, 0) + n
 
     area_ids = directory.area_facility_ids(location)
     pool_ids = area_ids if any_service else directory.area_facility_ids(location, service)
     if not any_service:
-        count(f"does not offer {service} (not examined)", len(area_ids) - len(pool_ids))
+        count(f"does not offer {service} (not examined)", len(area_ids) - len(pool_ids), exact=True)
     rank = directory.rank
     order = sorted(pool_ids, key=rank.__getitem__)
     candidates: list[Candidate] = []
@@ -574,7 +575,7 @@ def walk_directory(
         passed.extend(rest)
         read(rest)
     skipped = len(order) - position
-    count("lower priority tier, not examined: the list was already full", skipped)
+    count(NOT_EXAMINED_LOWER_TIER, skipped, exact=True)
     if listing_record is not None and listing_id in live:
         candidates.append(live[listing_id])
     candidates.extend(live[r.facility_id] for r in passed if r.facility_id in live)

@@ -37,8 +37,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZES = (100, 1_000, 10_000)
-DECISIONS_PER_SIZE = 600
-WARMUP = 60
+DECISIONS_PER_SIZE = int(os.environ.get("BENCH_DECISIONS", "1500"))  # many: the machine is shared
+WARMUP = 100
 NOW = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)  # Tuesday, working hours across the mainland
 SERVICES = ["detox", "residential", "outpatient", "iop", "php", "mat", "dual_diagnosis"]
 
@@ -181,6 +181,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measure(n: int, rng: random.Random, pool: list[dict[str, Any]]) -> dict[str, float]:
+    import json
+
     from routing import selectors
     from routing.engine import RouteRequest, decide
     from routing.location import resolve_location
@@ -208,22 +210,28 @@ def measure(n: int, rng: random.Random, pool: list[dict[str, Any]]) -> dict[str,
     load_ms: list[float] = []
     decide_ms: list[float] = []
     considered: list[int] = []
+    in_area: list[int] = []
+    rounds: list[int] = []
+    stored_bytes: list[int] = []
     chosen: list[int] = []
     fallback = fallback_line()
     for i, request in enumerate(requests):
         t0 = time.perf_counter()
-        _record, decision = route(request=request, kind="call", now=NOW)
+        record, decision = route(request=request, kind="call", now=NOW)
         elapsed = (time.perf_counter() - t0) * 1000
         t1 = time.perf_counter()
-        cands = selectors.candidates_for(location=request.location, now=NOW)
+        short = selectors.shortlist(request=request, now=NOW)
         t2 = time.perf_counter()
-        decide(request, cands, NOW, fallback=fallback)
+        decide(request, short.candidates, NOW, fallback=fallback)
         t3 = time.perf_counter()
         if i >= WARMUP:
             route_ms.append(elapsed)
             load_ms.append((t2 - t1) * 1000)
             decide_ms.append((t3 - t2) * 1000)
-            considered.append(decision.considered)
+            considered.append(record.considered_count)
+            in_area.append(short.in_area)
+            rounds.append(short.rounds)
+            stored_bytes.append(len(json.dumps([record.chosen, record.excluded, record.excluded_summary])))
             chosen.append(len(decision.choices))
     return {
         "facilities": len(directory.facilities),
@@ -235,6 +243,10 @@ def measure(n: int, rng: random.Random, pool: list[dict[str, Any]]) -> dict[str,
         "decide_p99": percentile(decide_ms, 99),
         "considered_mean": statistics.mean(considered),
         "considered_max": max(considered),
+        "in_area_mean": statistics.mean(in_area),
+        "two_reads_share": sum(1 for r in rounds if r > 1) / len(rounds),
+        "stored_bytes_mean": statistics.mean(stored_bytes),
+        "stored_bytes_max": max(stored_bytes),
         "chosen_mean": statistics.mean(chosen),
         "fallback_share": sum(1 for c in chosen if c == 0) / len(chosen),
     }
@@ -246,17 +258,20 @@ def run() -> dict[int, dict[str, float]]:
     results = {n: measure(n, rng, pool) for n in SIZES}
     wipe_directory()
     print()
+    print(f"load average at the end: {Path('/proc/loadavg').read_text().strip()}")
     print(f"routing.services.route() on PostgreSQL, {DECISIONS_PER_SIZE} decisions per size (after {WARMUP} warm-up)")
     print(
         f"{'facilities':>10} {'median ms':>10} {'p99 ms':>8} {'load med':>9} {'decide med':>11} {'decide p99':>11} "
-        f"{'considered':>16} {'choices':>8} {'fallback':>9} {'compile ms':>11}"
+        f"{'examined':>16} {'in area':>8} {'2 reads':>8} {'stored B':>16} {'choices':>8} {'fallback':>9} "
+        f"{'compile ms':>11}"
     )
     for r in results.values():
         print(
             f"{r['facilities']:>10} {r['median']:>10.3f} {r['p99']:>8.3f} {r['load_median']:>9.3f} "
             f"{r['decide_median']:>11.3f} {r['decide_p99']:>11.3f} "
-            f"{r['considered_mean']:>8.1f} (max {r['considered_max']:>3}) {r['chosen_mean']:>8.2f} "
-            f"{r['fallback_share']:>8.0%} {r['compile_ms']:>11.0f}"
+            f"{r['considered_mean']:>8.1f} (max {r['considered_max']:>3}) {r['in_area_mean']:>8.1f} "
+            f"{r['two_reads_share']:>8.0%} {r['stored_bytes_mean']:>7.0f} (max {r['stored_bytes_max']:>4}) "
+            f"{r['chosen_mean']:>8.2f} {r['fallback_share']:>8.0%} {r['compile_ms']:>11.0f}"
         )
     small, large = results[SIZES[0]], results[SIZES[-1]]
     print(
