@@ -45,20 +45,11 @@ def partner_user():
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed")
-def test_dashboard_renders_charts_in_a_browser(live_server, partner_user):
+def test_dashboard_renders_charts_in_a_browser(live_server, partner_user, browser):
     ARTIFACTS.mkdir(exist_ok=True)
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],  # fmt: skip
-        )
-        page = browser.new_page(viewport={"width": 1100, "height": 1400})
+    context = browser.new_context(viewport={"width": 1100, "height": 1400})
+    try:
+        page = context.new_page()
         console_errors: list[str] = []
         page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
         page.goto(f"{live_server.url}/portal/login/")
@@ -90,6 +81,7 @@ def test_dashboard_renders_charts_in_a_browser(live_server, partner_user):
         assert page.locator("[data-testid=calls-table] tbody tr").count() == 50
         assert "•••-•••-" in page.locator("[data-testid=calls-table]").inner_text()
         page.screenshot(path=str(ARTIFACTS / "portal-calls.png"), full_page=False)
-        browser.close()
+    finally:
+        context.close()
     csp = [e for e in console_errors if "Content Security Policy" in e]
     assert csp == []
