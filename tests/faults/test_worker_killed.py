@@ -20,6 +20,7 @@ from tests.helpline.voice_support import make_directory
 pytestmark = pytest.mark.faults
 
 PARTNER_MOBILE = "+15125557777"
+VISIBILITY_TIMEOUT = 4  # seconds, as set for the workers by the app_env fixture
 
 
 def _slow(fake, resource: str, seconds: float) -> threading.Event:
@@ -59,6 +60,9 @@ def test_worker_killed_while_texting_the_partner_sends_one_text_and_one_callback
         assert arrived.wait(30), first.output()[-3000:]
         first.kill()  # SIGKILL to the whole worker, mid-request to Twilio
         fake._handle = type(fake)._handle.__get__(fake)  # Twilio is fast again
+        # A worker restores unacknowledged messages older than the visibility timeout when it starts
+        # (and then on a slow periodic sweep), so the replacement comes up after the timeout.
+        time.sleep(VISIBILITY_TIMEOUT + 1)
 
         second = start_worker(env, name="second")
         task = "helpline.tasks.notify_partner_of_admission_request"
@@ -101,6 +105,7 @@ def test_worker_killed_while_placing_the_callback_places_it_once(app_env, redis_
         assert arrived.wait(40), first.output()[-3000:]
         first.kill()
         fake._handle = type(fake)._handle.__get__(fake)
+        time.sleep(VISIBILITY_TIMEOUT + 1)
 
         second = start_worker(env, name="second")
         task = "helpline.tasks.place_admission_callback"
