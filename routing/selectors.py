@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Subquery
 
 from partners.models import ClosedDate, Facility, OpeningHours, Partner
@@ -59,7 +60,7 @@ from routing.engine import (
     facility_check,
     partner_problem,
 )
-from routing.models import DirectoryVersion
+from routing.models import DirectoryVersion, PartnerCounter, RotationCounter
 
 logger = logging.getLogger(__name__)
 
@@ -332,16 +333,36 @@ _LIVE_FIELDS = (
 )
 
 
-def _partner_rows(partner_ids: Iterable[int]) -> tuple[dict[int, tuple], DirectoryKey]:
-    """Live partner rows (id first, then ``_LIVE_FIELDS``) and the directory key, in one query.
+def async_commit_sql() -> str:
+    """A select/RETURNING item that makes this statement's own commit asynchronous (PostgreSQL).
 
-    The version and token ride along (scalar subqueries) so that checking the
-    compiled copy is fresh costs no extra round trip; with no partner to read,
-    the key alone is read.
+    Used only for statements that run in autocommit (not inside someone's
+    ``atomic()``), so it never changes the durability of a caller's other
+    writes. A database crash may lose the last few hundred milliseconds of
+    rotation counts or decision log rather than make a caller wait for a disk
+    flush; WAL order keeps it consistent with anything committed later.
+    """
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        return ", set_config('synchronous_commit', 'off', true)"
+    return ""
+
+
+def _partner_rows(
+    partner_ids: Iterable[int], *, rotation: tuple[str, date] | None = None
+) -> tuple[dict[int, tuple], DirectoryKey, int | None]:
+    """Live partner rows (id first, then ``_LIVE_FIELDS``), the directory key and the rotation count: one query.
+
+    The version and token ride along so that checking the compiled copy is
+    fresh costs no extra round trip. On PostgreSQL, ``rotation`` (scope, UTC
+    day) also counts this decision in ``RotationCounter`` in the same statement
+    (a data-modifying WITH) and returns the new count; elsewhere it is None and
+    the caller counts separately.
     """
     ids = sorted(set(partner_ids))
+    if connection.vendor == "postgresql":
+        return _partner_rows_postgresql(ids, rotation)
     if not ids:
-        return {}, directory_key()
+        return {}, directory_key(), None
     current = DirectoryVersion.objects.filter(id=1)
     rows = list(
         Partner.objects.filter(id__in=ids)
@@ -353,16 +374,67 @@ def _partner_rows(partner_ids: Iterable[int]) -> tuple[dict[int, tuple], Directo
     )
     out = {row[0]: row[:-2] for row in rows}
     if not rows:
-        return out, directory_key()
+        return out, directory_key(), None
     last = rows[len(rows) - 1]
-    return out, (int(last[-2] or 0), int(last[-1] or 0))
+    return out, (int(last[-2] or 0), int(last[-1] or 0)), None
+
+
+def _column(meta: Any, name: str) -> str:
+    return str(meta.get_field(name).column)
+
+
+def _partner_rows_postgresql(
+    ids: list[int], rotation: tuple[str, date] | None
+) -> tuple[dict[int, tuple], DirectoryKey, int | None]:
+    qn = connection.ops.quote_name
+    partner, counter = Partner._meta, PartnerCounter._meta
+    rotation_table, version_table = qn(RotationCounter._meta.db_table), qn(DirectoryVersion._meta.db_table)
+    columns = [f"p.{qn(_column(partner, name))}" for name in _LIVE_FIELDS if "__" not in name]
+    columns += [f"c.{qn(_column(counter, name.split('__', 1)[1]))}" for name in _LIVE_FIELDS if "__" in name]
+    params: list[Any] = []
+    with_sql, rotation_sql = "", "NULL"
+    if rotation is not None:
+        with_sql = (
+            f"WITH rot AS (INSERT INTO {rotation_table} (day, scope, value) VALUES (%s, %s, 1) "  # noqa: S608
+            f"ON CONFLICT (day, scope) DO UPDATE SET value = {rotation_table}.value + 1 RETURNING value) "
+        )
+        params += [rotation[1], rotation[0][:40]]
+        rotation_sql = "(SELECT value FROM rot)"
+    params.append(ids)
+    sql = (
+        f"{with_sql}SELECT p.{qn(partner.pk.column)}, {', '.join(columns)}, dv.version, dv.token, "  # noqa: S608 - our tables
+        f"{rotation_sql}{async_commit_sql() if rotation is not None else ''} "
+        f"FROM (SELECT 1) AS one LEFT JOIN {version_table} dv ON dv.id = 1 "
+        f"LEFT JOIN {qn(partner.db_table)} p ON p.{qn(partner.pk.column)} = ANY(%s) "
+        f"LEFT JOIN {qn(counter.db_table)} c ON c.{qn(counter.pk.column)} = p.{qn(partner.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    width = 1 + len(_LIVE_FIELDS)
+    out = {row[0]: tuple(row[:width]) for row in rows if row[0] is not None}
+    first = rows[0]
+    key = (int(first[width] or 0), int(first[width + 1] or 0))
+    value = first[width + 2]
+    return out, key, int(value) if value is not None else None
 
 
 def _live_candidates(
-    directory: CompiledDirectory, records: list[FacilityRecord], now: datetime
+    directory: CompiledDirectory,
+    records: list[FacilityRecord],
+    now: datetime,
+    *,
+    rotation: tuple[str, date] | None = None,
+    counted: list[int] | None = None,
 ) -> tuple[dict[int, Candidate], DirectoryKey]:
-    """Candidates with live partner state for ``records`` (one query), and the directory key read with them."""
-    partners, key = _partner_rows(r.partner_id for r in records)
+    """Candidates with live partner state for ``records`` (one query), and the directory key read with them.
+
+    With ``rotation`` on PostgreSQL the decision is counted in the same query
+    and the count appended to ``counted``.
+    """
+    partners, key, value = _partner_rows((r.partner_id for r in records), rotation=rotation)
+    if value is not None and counted is not None:
+        counted.append(value)
     today = utc_day(now)
     this_month = month_start(today)
     cache = directory.candidates
@@ -422,24 +494,42 @@ class Shortlist:
     in_area: int = 0
     version: int = 0
     rounds: int = 0  # live partner reads (queries) made
+    rotation_key: int | None = None  # counted with the first read (PostgreSQL, when asked)
 
 
-def shortlist(*, request: RouteRequest, now: datetime, loader: LiveLoader | None = None) -> Shortlist:
+def shortlist(
+    *, request: RouteRequest, now: datetime, loader: LiveLoader | None = None, rotation_scope: str | None = None
+) -> Shortlist:
     """The candidates of ``request`` at ``now``: examined in priority order, enough of them and no more.
 
     One query for the live partner state in the common case, two when the
     first priority tiers' partners are mostly paused or at a cap; the query
     also carries the directory key, and a stale copy is rebuilt and the
-    walk repeated.
+    walk repeated. With ``rotation_scope`` on PostgreSQL the first query also
+    counts the decision in the rotation (once, even if the walk is repeated)
+    and ``Shortlist.rotation_key`` is the count; otherwise it stays None.
     """
-    load = loader or _live_candidates
+    counted: list[int] = []
+
+    def live(
+        directory: CompiledDirectory, records: list[FacilityRecord], at: datetime
+    ) -> tuple[dict[int, Candidate], DirectoryKey]:
+        ask = (rotation_scope, utc_day(at)) if rotation_scope is not None and not counted else None
+        return _live_candidates(directory, records, at, rotation=ask, counted=counted)
+
+    load = loader or live
     directory = directory_cache.peek(now=now) or compiled_directory(now=now)
+    result: Shortlist | None = None
     for _attempt in range(2):
         try:
-            return walk_directory(directory, request=request, now=now, loader=load, expect=directory.key)
+            result = walk_directory(directory, request=request, now=now, loader=load, expect=directory.key)
+            break
         except _Stale as stale:
             directory = directory_cache.get(now=now, key=stale.key)
-    return walk_directory(directory, request=request, now=now, loader=load, expect=None)
+    if result is None:
+        result = walk_directory(directory, request=request, now=now, loader=load, expect=None)
+    result.rotation_key = counted[0] if counted else None
+    return result
 
 
 def walk_directory(

@@ -102,17 +102,7 @@ def directory_changed(**kwargs: Any) -> None:
 
 
 def _async_commit_sql() -> str:
-    """A RETURNING item that makes this statement's own commit asynchronous (PostgreSQL).
-
-    Used only for statements that run in autocommit (not inside someone's
-    ``atomic()``), so it never changes the durability of a caller's other
-    writes. A database crash may lose the last few hundred milliseconds of
-    decision log rather than make a caller wait for a disk flush; WAL order
-    keeps it consistent with anything committed later.
-    """
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        return ", set_config('synchronous_commit', 'off', true)"
-    return ""
+    return selectors.async_commit_sql()
 
 
 def next_rotation_key(*, scope: str, now: datetime) -> int:
@@ -198,9 +188,10 @@ def _summary_json(counts: dict[str, int]) -> list[dict[str, Any]]:
 def route(*, request: RouteRequest, kind: str, now: datetime | None = None) -> tuple[RoutingDecision, Decision]:
     """Decide where ``request`` goes and store the decision (see the module docstring).
 
-    Three round trips to the database whatever the directory size: the
-    candidate partners' live state (with the directory key), the rotation
-    counter, the decision row; a fourth only when the first priority tiers'
+    Round trips to the database, whatever the directory size: on PostgreSQL
+    two, the candidate partners' live state (carrying the directory key and
+    the rotation count) and the decision row; elsewhere three (the rotation
+    counter on its own). One more only when the first priority tiers'
     partners are mostly paused or at a cap (``selectors.shortlist``).
 
     The stored row lists every choice, up to ``EXCLUDED_KEPT`` excluded
@@ -214,11 +205,13 @@ def route(*, request: RouteRequest, kind: str, now: datetime | None = None) -> t
     started = time.perf_counter()
     fallback = fallback_line()
     location = request.location
-    shortlist = selectors.shortlist(request=request, now=now)
+    scope = f"{kind}:{location.state or '-'}:{request.service or 'unsure'}" if request.rotation_key == 0 else None
+    # On PostgreSQL the rotation count rides on the live partner query (one round trip less).
+    shortlist = selectors.shortlist(request=request, now=now, rotation_scope=scope)
     candidates = shortlist.candidates
-    if request.rotation_key == 0:
-        scope = f"{kind}:{location.state or '-'}:{request.service or 'unsure'}"
-        request = replace(request, rotation_key=next_rotation_key(scope=scope, now=now))
+    if scope is not None:
+        key = shortlist.rotation_key
+        request = replace(request, rotation_key=key if key is not None else next_rotation_key(scope=scope, now=now))
     try:
         decision = decide(request, candidates, now, fallback=fallback)
     except Exception:  # a fault in the engine must not leave a caller in silence
