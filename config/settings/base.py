@@ -93,6 +93,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # the call path fall back to the default 24/7 line.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
+    # A slow (not down) database would otherwise keep the caller in silence until
+    # Twilio gives up on us (~15 s); web processes set this so a stuck query fails
+    # within seconds and the voice views answer with the fallback line instead.
+    # Off by default: migrations and batch jobs may legitimately run longer.
+    _statement_timeout_ms = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=0)
+    if _statement_timeout_ms:
+        DATABASES["default"]["OPTIONS"]["options"] = f"-c statement_timeout={_statement_timeout_ms}"
 else:
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)

@@ -49,3 +49,19 @@ def test_production_starts_with_every_secret_set():
 def test_embedded_default_needs_no_environment():
     result = _manage("check", env={"DJANGO_SETTINGS_MODULE": "config.settings.local"})
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="needs PostgreSQL")
+def test_web_statement_timeout_reaches_postgresql():
+    code = (
+        "import django; django.setup();"
+        "from django.db import connection;"
+        "c = connection.cursor(); c.execute('SHOW statement_timeout'); print(c.fetchone()[0])"
+    )
+    env = {k: v for k, v in os.environ.items()}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_STATEMENT_TIMEOUT_MS": "4000"})
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "4s"
