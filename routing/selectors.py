@@ -69,6 +69,9 @@ MILES_PER_DEGREE_LAT = 69.0
 CLOSED_DATES_LOOKBACK_DAYS = 2
 # Facility-side exclusions kept one by one per decision (the rest are counted per reason).
 EXCLUDED_SAMPLE = 20
+# Partners read beyond max_choices in the first query, for those found paused or at a cap: fewer
+# means less work per decision, more means a second query less often.
+SPARE_PARTNERS = 3
 NOT_EXAMINED_LOWER_TIER = "lower priority tier, not examined (the list was full before it)"
 
 DirectoryKey = tuple[int, int]  # (version, token) of DirectoryVersion
@@ -559,7 +562,7 @@ def walk_directory(
     service = request.service
     any_service = service in ("", "unsure")
     max_choices = max(1, request.max_choices)
-    target = max_choices + max(2, max_choices)  # partners to read at once: spares for paused or capped ones
+    target = max_choices + SPARE_PARTNERS  # partners to read at once: spares for paused or capped ones
     listing_id = request.listing_facility_id
     counts: dict[str, int] = {}
     excluded: list[Exclusion] = []

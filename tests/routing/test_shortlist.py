@@ -136,7 +136,7 @@ def _austin_detox(**kw) -> RouteRequest:
 
 @pytest.mark.django_db
 def test_lower_tiers_are_not_examined_once_the_list_is_full(django_assert_num_queries):
-    # Enough top-tier partners for the list and the spares read with it (max_choices + max(2, max_choices)).
+    # Enough top-tier partners for the list and the spares read with it (max_choices + SPARE_PARTNERS).
     top = [FacilityFactory(partner=PartnerFactory(priority=1)) for _ in range(6)]
     for _ in range(12):
         FacilityFactory(partner=PartnerFactory(priority=5))
