@@ -1,7 +1,8 @@
 """Admin: stored routing decisions, read-only — "why did this caller go to this partner".
 
 ``decision_html(decision)`` renders one decision (ordered choices with their
-reasons, notes, fallback, excluded facilities with theirs) as escaped HTML that
+reasons, notes, fallback, excluded facilities with theirs, counts per reason of
+everything left out) as escaped HTML that
 the Call and AdmissionRequest admins embed as a read-only field.
 """
 
@@ -70,6 +71,18 @@ def decision_html(decision: RoutingDecision | None) -> SafeString:
         if excluded_rows
         else format_html("<p>{}</p>", "Nothing excluded.")
     )
+    summary_rows = [
+        (_text(row.get("count")), _text(row.get("reason")))
+        for row in decision.excluded_summary or []
+        if isinstance(row, dict)
+    ]
+    if summary_rows:
+        excluded = format_html(
+            "{}<p>{}</p><ul class='routing-excluded-summary'>{}</ul>",
+            excluded,
+            "Everything left out, counted per reason (examined or not):",
+            format_html_join("", "<li>{} × {}</li>", summary_rows),
+        )
     footer = format_html(
         "<p class='help'>{} facilities considered in {} ms; rotation key {}; directory version {}.</p>",
         decision.considered_count,

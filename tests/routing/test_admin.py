@@ -47,6 +47,17 @@ def test_decision_html_lists_choices_reasons_exclusions_and_fallback_escaped():
     assert "Evil &amp; Co" in html
 
 
+def test_decision_html_shows_the_counts_per_reason_escaped():
+    summary = [
+        {"reason": "does not offer detox (not examined)", "count": 142},
+        {"reason": "closed <b>now</b>", "count": 3},
+    ]
+    html = str(decision_html(_decision(excluded_summary=summary)))
+    assert "<li>142 × does not offer detox (not examined)</li>" in html
+    assert "<li>3 × closed &lt;b&gt;now&lt;/b&gt;</li>" in html
+    assert "counted per reason" not in str(decision_html(_decision()))
+
+
 def test_decision_html_says_when_nobody_was_eligible_and_handles_none():
     html = str(decision_html(_decision(chosen=[], excluded=[])))
     assert "No partner was eligible." in html
