@@ -39,7 +39,9 @@ class HelplineNumber(models.Model):
         ordering = ["kind", "number"]
         constraints = [
             models.CheckConstraint(
-                condition=(models.Q(kind="general", facility__isnull=True) | models.Q(kind="listing", facility__isnull=False)),
+                condition=(
+                    models.Q(kind="general", facility__isnull=True) | models.Q(kind="listing", facility__isnull=False)
+                ),
                 name="helplinenumber_listing_has_facility",
             )
         ]

@@ -10,7 +10,9 @@ urlpatterns = [
     path("terms/", views.terms, name="terms"),
     path("privacy/", views.privacy, name="privacy"),
     path("request-a-callback/", admission_views.admission_request, name="admission_request"),
-    path("request-a-callback/thanks/<str:token>/", admission_views.admission_confirmation, name="admission_confirmation"),
+    path(
+        "request-a-callback/thanks/<str:token>/", admission_views.admission_confirmation, name="admission_confirmation"
+    ),
     path("request-a-callback/withdraw/<str:token>/", admission_views.admission_withdraw, name="admission_withdraw"),
     path("staff/simulator/", simulator_views.simulator, name="simulator"),
 ]
