@@ -68,7 +68,7 @@ MILES_PER_DEGREE_LAT = 69.0
 # Closed dates older than this are of no use to a decision.
 CLOSED_DATES_LOOKBACK_DAYS = 2
 # Facility-side exclusions kept one by one per decision (the rest are counted per reason).
-EXCLUDED_SAMPLE = 20
+EXCLUDED_SAMPLE = 10
 # Partners read beyond max_choices in the first query, for those found paused or at a cap: fewer
 # means less work per decision, more means a second query less often.
 SPARE_PARTNERS = 3

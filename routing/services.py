@@ -164,7 +164,7 @@ def _choice_json(decision: Decision) -> list[dict[str, Any]]:
 
 
 # Excluded facilities stored one by one per decision; the rest are counted per reason.
-EXCLUDED_KEPT = 25
+EXCLUDED_KEPT = 15
 
 
 def _excluded_json(excluded: list[Exclusion]) -> list[dict[str, Any]]:
