@@ -315,4 +315,4 @@ class Command(BaseCommand):
             return
         result = seed_activity()
         if result:
-            self.stdout.write(str(result))
+            self.stdout.write(f"Demo activity: {result} calls with their billing added for the partner portal.")
