@@ -164,6 +164,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "helpline.retention.purge_expired_caller_data",
         "schedule": crontab(minute=30, hour=3),
     },
+    "release-stale-legs": {
+        # Frees partners' concurrent-call slots held by legs Twilio never reported the end of.
+        "task": "routing.tasks.release_stale_legs",
+        "schedule": timedelta(minutes=5),
+    },
     "sweep-unbilled-calls": {
         "task": "partners.tasks.sweep_unbilled_calls",
         "schedule": timedelta(minutes=10),
