@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+import unicodedata
 import zoneinfo
 from dataclasses import dataclass
 
@@ -49,8 +50,10 @@ WINDOW_SLOTS = {
 }
 WINDOW_MAX_DAYS_AHEAD = 14
 NAME_MAX_LENGTH = 30
-# Letters (any script), spaces, hyphens, apostrophes and dots: names and initials, never markup or formulas.
-_NAME_RE = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ .'’\-])*$")
+# Letters (any script, with their combining marks: Hindi vowel signs, Vietnamese tones), spaces, hyphens,
+# apostrophes and dots: names and initials, never markup or formulas. A name starts with a letter, so
+# it can never open a spreadsheet formula (=, +, -, @).
+_NAME_PUNCTUATION = frozenset(" .'’-")
 _ZIP_RE = re.compile(r"^([0-9]{5})(?:-[0-9]{4})?$")  # ASCII digits only
 FORM_STAMP_SALT = "helpline.admission.form-stamp"
 FORM_STAMP_MAX_AGE_SECONDS = 2 * 60 * 60
@@ -58,13 +61,21 @@ FORM_STAMP_MAX_AGE_SECONDS = 2 * 60 * 60
 DIALABLE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
+def _is_name(name: str) -> bool:
+    if not name or not unicodedata.category(name[0]).startswith("L"):
+        return False
+    return all(unicodedata.category(ch)[0] in "LM" or ch in _NAME_PUNCTUATION for ch in name)
+
+
 def clean_first_name(raw: str) -> str:
-    name = " ".join((raw or "").split())
+    # NFKC: a decomposed "é" (e + U+0301, as some keyboards and pastes send it) and full-width letters
+    # are the same name as their composed, ordinary forms; checked and stored in that form.
+    name = " ".join(unicodedata.normalize("NFKC", raw or "").split())
     if not name:
         raise ValidationError("Enter a first name or initials, so the caller knows who to ask for.")
     if len(name) > NAME_MAX_LENGTH:
         raise ValidationError(f"Use a first name or initials only, up to {NAME_MAX_LENGTH} letters.")
-    if not _NAME_RE.match(name):
+    if not _is_name(name):
         raise ValidationError("Use letters only: a first name or initials.")
     return name
 
