@@ -91,6 +91,12 @@ def clean_callback_phone(raw: str) -> str:
         number = phonenumbers.parse(text, "US")
     except phonenumbers.NumberParseException:
         raise ValidationError("That does not look like a phone number. Enter 10 digits, like 512-555-0123.") from None
+    if number.extension:
+        # The bridged callback dials the number only: an extension would be dropped and the call would
+        # reach a switchboard or a stranger's desk instead of the person.
+        raise ValidationError(
+            "We cannot dial an extension. Enter a direct number that rings the person, like 512-555-0123."
+        )
     us_only = "We can only call US phone numbers. Enter a US number with area code."
     if number.country_code != 1:
         raise ValidationError(us_only)
