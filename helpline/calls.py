@@ -139,9 +139,38 @@ def call_record_incoming(*, call_sid: str, to_number: str, caller_number: str, i
                 call.save(force_insert=True)
         else:
             call.save(force_insert=True)  # autocommit: a duplicate's IntegrityError poisons nothing
-        return call
     except IntegrityError:
         return Call.objects.select_related("listing_facility").get(call_sid=call_sid)
+    _adopt_early_status(call=call, now=now)
+    return call
+
+
+def _adopt_early_status(*, call: Call, now: datetime) -> None:
+    """Apply status callbacks that arrived before the call was recorded.
+
+    A caller who hangs up while the incoming webhook is still being answered
+    makes Twilio post the final status callback first; it is stored without a
+    call (``call_apply_status``). Without this the call would stay in the IVR
+    for ever: no later webhook comes for a caller who is gone. One indexed
+    read on the hot path, and only a new row pays it.
+    """
+    early = list(CallEvent.objects.filter(sid=call.call_sid, kind="call-status", call__isnull=True))
+    if not early:
+        return
+    with transaction.atomic():
+        locked = call_locked(call_sid=call.call_sid)
+        if locked is None:
+            return
+        CallEvent.objects.filter(pk__in=[e.pk for e in early], call__isnull=True).update(call=locked)
+        best = max((e.status for e in early), key=lambda st: TWILIO_STATUS_RANK.get(st, -1))
+        if TWILIO_STATUS_RANK.get(best, -1) > TWILIO_STATUS_RANK.get(locked.twilio_status, -1):
+            locked.twilio_status = best
+            locked.save(update_fields=["twilio_status"])
+        final = [e for e in early if e.status in TWILIO_FINAL]
+        if final:
+            durations = [int(e.detail.get("duration") or 0) for e in final if isinstance(e.detail, dict)]
+            call_caller_gone(call=locked, now=now, duration_seconds=max(durations, default=None))
+    call.refresh_from_db()
 
 
 def call_locked(*, call_sid: str) -> Call | None:

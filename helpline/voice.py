@@ -269,6 +269,17 @@ def whisper_text(*, call: Call, attempt: DialAttempt) -> str:
 # --- The views ----------------------------------------------------------------------------------------
 
 
+class NoCallSid(Exception):
+    """A signed request without a CallSid: nothing to record it under (a call row keyed "" would be shared)."""
+
+
+def _call_sid(request: HttpRequest) -> str:
+    sid = request.POST.get("CallSid", "").strip()
+    if not sid:
+        raise NoCallSid
+    return sid
+
+
 def voice_webhook(view: Callable[[HttpRequest], HttpResponse]) -> Callable[..., HttpResponse]:
     """Signature check first (403, nothing written); then any fault → fallback TwiML with a 200."""
 
@@ -276,6 +287,9 @@ def voice_webhook(view: Callable[[HttpRequest], HttpResponse]) -> Callable[..., 
     def wrapped(request: HttpRequest) -> HttpResponse:
         try:
             return view(request)
+        except NoCallSid:
+            logger.warning("Voice webhook %s without a CallSid; served the fallback line", request.path)
+            return twiml(fallback_response(language=None))
         except Exception as exc:  # noqa: BLE001 - the caller must reach a human whatever broke
             # Redacted (the logging filter strips numbers too): no caller data in the logs.
             logger.error(
@@ -302,19 +316,20 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def _locked_call(request: HttpRequest, *, sid_param: str = "CallSid") -> Call:
-    call = calls.call_locked(call_sid=request.POST.get(sid_param, ""))
+def _locked_call(request: HttpRequest) -> Call:
+    sid = _call_sid(request)
+    call = calls.call_locked(call_sid=sid)
     if call is None:
         # A menu step for a call we never recorded (the incoming webhook failed): record it now.
         p = request.POST
         calls.call_record_incoming(
-            call_sid=p["CallSid"],
+            call_sid=sid,
             to_number=p.get("To", ""),
             caller_number=p.get("From", ""),
             is_test=p.get(SIMULATION_PARAM) == "true",
             now=timezone.now(),
         )
-        call = calls.call_locked(call_sid=p["CallSid"])
+        call = calls.call_locked(call_sid=sid)
         assert call is not None  # noqa: S101 - just created
     return call
 
@@ -324,7 +339,7 @@ def incoming(request: HttpRequest) -> HttpResponse:
     """Voice URL of every helpline number: record the call once, greet, offer crisis line and Spanish."""
     p = request.POST
     call = calls.call_record_incoming(
-        call_sid=p["CallSid"],
+        call_sid=_call_sid(request),
         to_number=p.get("To", ""),
         caller_number=p.get("From", ""),
         is_test=p.get(SIMULATION_PARAM) == "true",
@@ -537,6 +552,8 @@ def crisis_result(request: HttpRequest) -> HttpResponse:
 def status(request: HttpRequest) -> HttpResponse:
     """Status callbacks of the caller's leg and of partner legs: stored once, applied forward only."""
     p = request.POST
+    if not p.get("CallSid", "").strip():
+        return HttpResponse(status=204)  # nothing to key it by: stored nowhere, changes nothing
     with transaction.atomic():
         calls.call_apply_status(
             call_sid=p.get("CallSid", ""),
