@@ -30,6 +30,23 @@ _EVENT_TEXT = {
 }
 
 
+# What Twilio and the call flow wrote: shown, never edited by staff.
+CALL_FIELDS: tuple[str, ...] = (
+    "call_sid",
+    "caller",
+    "helpline_number",
+    "to_number",
+    "listing_facility",
+    "status",
+    "outcome_reason",
+    "connected_partner",
+    "connected_facility",
+    "talk_seconds",
+    "duration_seconds",
+    "is_test",
+)
+
+
 class CallAdminForm(forms.ModelForm):
     class Meta:
         model = Call
@@ -79,39 +96,13 @@ class CallAdmin(AuditedAdminMixin, admin.ModelAdmin):
         ("Follow-up", {"fields": ["needs_followup", "followup_note"]}),
         (
             "Call",
-            {
-                "fields": [
-                    "call_sid",
-                    "caller",
-                    "helpline_number",
-                    "to_number",
-                    "listing_facility",
-                    "status",
-                    "outcome_reason",
-                    "connected_partner",
-                    "connected_facility",
-                    "talk_seconds",
-                    "duration_seconds",
-                    "is_test",
-                ]
-            },
+            {"fields": CALL_FIELDS},
         ),
         ("Timeline", {"fields": ["timeline"]}),
         ("Routing decision", {"fields": ["decision", "pool_decision_html"]}),
     ]
     readonly_fields = [
-        "call_sid",
-        "caller",
-        "helpline_number",
-        "to_number",
-        "listing_facility",
-        "status",
-        "outcome_reason",
-        "connected_partner",
-        "connected_facility",
-        "talk_seconds",
-        "duration_seconds",
-        "is_test",
+        *CALL_FIELDS,
         "timeline",
         "decision",
         "pool_decision_html",

@@ -59,11 +59,9 @@ class AttentionFilter(admin.SimpleListFilter):
         return queryset
 
 
-class StatusChangeInline(admin.TabularInline):
-    model = AdmissionStatusChange
-    verbose_name_plural = "Timeline"
-    fields = ("at", "from_status", "to_status", "note", "by")
-    readonly_fields = fields
+class ReadOnlyInline(admin.TabularInline):
+    """History rows written by the request's life: shown, never added, edited or deleted."""
+
     extra = 0
     can_delete = False
 
@@ -74,20 +72,19 @@ class StatusChangeInline(admin.TabularInline):
         return False
 
 
-class CallbackLegInline(admin.TabularInline):
+class StatusChangeInline(ReadOnlyInline):
+    model = AdmissionStatusChange
+    verbose_name_plural = "Timeline"
+    fields = ("at", "from_status", "to_status", "note", "by")
+    readonly_fields = fields
+
+
+class CallbackLegInline(ReadOnlyInline):
     model = DialAttempt
     fk_name = "admission_request"
     verbose_name_plural = "Callback legs"
     fields = ("sequence", "partner", "facility", "outcome", "accepted", "talk_seconds", "started_at", "ended_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class CloseForm(forms.Form):
