@@ -154,9 +154,16 @@ def _adopt_early_status(*, call: Call, now: datetime) -> None:
     for ever: no later webhook comes for a caller who is gone. One indexed
     read on the hot path, and only a new row pays it.
     """
+    # A plain indexed probe (unique_call_event leads with sid): on the hot path the ORM's
+    # query building costs more CPU than the query itself, and nearly every call has none.
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {CallEvent._meta.db_table} WHERE sid = %s AND kind = %s AND call_id IS NULL LIMIT 1",  # noqa: S608 - table name from the model, values bound
+            [call.call_sid, "call-status"],
+        )
+        if cursor.fetchone() is None:
+            return
     early = list(CallEvent.objects.filter(sid=call.call_sid, kind="call-status", call__isnull=True))
-    if not early:
-        return
     with transaction.atomic():
         locked = call_locked(call_sid=call.call_sid)
         if locked is None:
