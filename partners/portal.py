@@ -228,6 +228,8 @@ def calls_export(request: HttpRequest) -> StreamingHttpResponse:
     )
     header = ["started_utc", "kind", "service", "caller_area", "caller", "outcome", "talk_seconds", "billable",
               "why", "price_usd"]  # fmt: skip
+    # A bulk copy of caller data (masked numbers, areas) leaves the system: audit it like a view.
+    audit_record(request=request, where="portal", action="export", obj=partner, fields=["calls", "caller (masked)"])
     return _csv(f"calls-{partner.slug}.csv", header, _call_rows(qs.iterator(chunk_size=2000)))
 
 
@@ -310,6 +312,7 @@ def requests_export(request: HttpRequest) -> StreamingHttpResponse:
         for r in qs.iterator(chunk_size=2000)
     )
     header = ["created_utc", "request_id", "status", "service", "state", "zip_area", "callback", "facility"]
+    audit_record(request=request, where="portal", action="export", obj=partner, fields=["admission_requests"])
     return _csv(f"requests-{partner.slug}.csv", header, rows)
 
 

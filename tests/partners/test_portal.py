@@ -141,6 +141,19 @@ def test_calls_csv_export_is_masked_and_formula_safe(client, member, facility):
     assert rows[1][3].startswith("'=") and rows[1][4] == "•••-•••-9876" and rows[1][7] == "yes"
 
 
+def test_csv_exports_of_caller_lists_are_audited_without_values(client, member, facility):
+    _recent_call(facility, caller="+15125559876")
+    AdmissionRequestFactory(partner=facility.partner, created_at=timezone.now())
+    b"".join(client.get(reverse("portal:calls_export")).streaming_content)
+    b"".join(client.get(reverse("portal:requests_export")).streaming_content)
+    events = list(AuditEvent.objects.filter(action="export").order_by("id"))
+    assert [(e.where, e.object_type, e.object_id, e.actor_id) for e in events] == [
+        ("portal", "partners.Partner", str(facility.partner_id), member.pk),
+        ("portal", "partners.Partner", str(facility.partner_id), member.pk),
+    ]
+    assert "9876" not in repr([e.fields for e in events])
+
+
 def test_partner_disputes_a_charge_and_staff_approve_with_a_credit(client, member, facility):
     _call, attempt = _recent_call(facility)
     decision = BillingDecision.objects.get(dial_attempt=attempt)
