@@ -153,6 +153,9 @@ def load_partner_file(path: str | Path) -> Any:
         raise PartnerImportError(
             [f"{file_path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."]
         ) from exc
+    except RecursionError as exc:
+        # The C decoder recurses per nesting level; a pathological file must not end in a traceback.
+        raise PartnerImportError([f"{file_path} is nested too deeply to be a partner file."]) from exc
 
 
 def _typed(kind: str, value: Any) -> Any:
@@ -166,6 +169,9 @@ def _typed(kind: str, value: Any) -> Any:
     if kind in ("str", "phone"):
         if not isinstance(value, str):
             raise ValidationError("must be a string")
+        if "\x00" in value:
+            # PostgreSQL text cannot hold NUL; catching it here names the field instead of failing the write.
+            raise ValidationError("must not contain NUL (\\u0000) characters")
         value = value.strip()
         if kind == "phone" and (value or not nullable):
             validate_e164_number(value)
@@ -192,6 +198,8 @@ def _typed(kind: str, value: Any) -> Any:
     if kind == "list":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ValidationError("must be a list of strings")
+        if any("\x00" in v for v in value):
+            raise ValidationError("must not contain NUL (\\u0000) characters")
         return value
     raise AssertionError(kind)  # pragma: no cover
 
@@ -371,6 +379,9 @@ def _plan_facility(
         problems.add(where, 'each facility must be an object with a "slug"')
         return None
     slug = raw["slug"].strip()
+    if "\x00" in slug:
+        problems.add(where, "must not contain NUL (\\u0000) characters", key="slug", value=slug)
+        return None
     where = f'{where} "{slug}"'
     _unknown_keys(raw, set(FACILITY_FIELDS) | FACILITY_EXTRA_KEYS, where, problems)
     if slug in seen_slugs:
@@ -463,6 +474,9 @@ def plan(data: Any) -> list[_PartnerPlan]:
             problems.add(where, 'each partner must be an object with a "slug"')
             continue
         slug = raw["slug"].strip()
+        if "\x00" in slug:
+            problems.add(where, "must not contain NUL (\\u0000) characters", key="slug", value=slug)
+            continue
         where = f'partner "{slug}" ({where})'
         _unknown_keys(raw, {*PARTNER_FIELDS, "facilities"}, where, problems)
         if slug in seen_partners:
