@@ -45,8 +45,9 @@ def _scoped(qs: QuerySet, partner: Partner | None, field_name: str = "partner") 
 def _date_range(qs: QuerySet, field_name: str, since: dt.date | None, until: dt.date | None) -> QuerySet:
     if since is not None:
         qs = qs.filter(**{f"{field_name}__gte": dt.datetime.combine(since, dt.time.min, tzinfo=dt.UTC)})
-    if until is not None:
-        # ``until`` is inclusive: everything before the next midnight.
+    if until is not None and until < dt.date.max:
+        # ``until`` is inclusive: everything before the next midnight. The last representable
+        # date has no next midnight (``?until=9999-12-31`` overflowed into a 500): no upper bound.
         end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
         qs = qs.filter(**{f"{field_name}__lt": end})
     return qs
@@ -141,8 +142,10 @@ def parse_cursor(raw: str | None) -> tuple[dt.datetime, int] | None:
         at = dt.datetime.fromisoformat(when)
         if at.tzinfo is None:
             return None
-        return at, int(pk)
-    except ValueError:
+        # In UTC now, so a hand-made cursor at the edge of the calendar (0001-01-01T00:00+14:00)
+        # fails here as "malformed" rather than overflowing in the database adapter.
+        return at.astimezone(dt.UTC), int(pk)
+    except (ValueError, OverflowError):
         return None
 
 
