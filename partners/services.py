@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from partners.billing_models import Dispute, LedgerEntry, PartnerChangeLog
 from partners.models import Facility, OpeningHours, Partner
+from partners.validation import validate_opening_spans
 from routing import services as routing_services
 
 logger = logging.getLogger(__name__)
@@ -189,14 +190,12 @@ def facility_hours_set(
     spans = sorted(spans)
     if not open_24_7 and not spans:
         raise ValidationError("Give at least one opening span, or mark the facility open 24/7.")
-    for weekday, opens, closes in spans:
+    for weekday, _opens, _closes in spans:
         if not 0 <= weekday <= 6:
             raise ValidationError(f"Weekday {weekday} is not 0 (Monday) to 6 (Sunday).")
-        if opens == closes:
-            raise ValidationError("Opening and closing times are the same; mark the facility 24/7 instead.")
-    for (day_a, open_a, close_a), (day_b, open_b, _close_b) in zip(spans, spans[1:], strict=False):
-        if day_a == day_b and close_a > open_a and open_b < close_a:
-            raise ValidationError(f"Two spans overlap on {OpeningHours.WEEKDAYS[day_a][1]}.")
+    # The same check as the staff admin and the importer: it also sees an overnight span
+    # (Sunday 22:00-06:00) running into the next day's first span, which a same-day check missed.
+    validate_opening_spans(spans)
     with transaction.atomic():
         facility = Facility.objects.select_for_update().get(pk=facility.pk)
         before = _hours_snapshot(facility)
