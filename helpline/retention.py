@@ -100,17 +100,21 @@ def _batches(queryset: QuerySet, *, batch_size: int) -> Iterator[list[int]]:  # 
         yield ids
 
 
+def _claim(*, model: type[Call] | type[AdmissionRequest], ids: list[int]) -> list[int]:
+    """Compare-and-set: lock the batch's unpurged rows; a concurrent purge that got here first wins the rest."""
+    return list(
+        model.objects.select_for_update(skip_locked=True)
+        .filter(pk__in=ids, purged_at__isnull=True)
+        .values_list("pk", flat=True)
+    )
+
+
 def _purge_calls(*, cutoff: dt.datetime, now: dt.datetime, batch_size: int) -> int:
     purged = 0
     pending = Call.objects.filter(started_at__lt=cutoff, purged_at__isnull=True)
     for ids in _batches(pending, batch_size=batch_size):
         with transaction.atomic():
-            # Compare-and-set: a concurrent purge that got here first wins the row.
-            claimed = list(
-                Call.objects.select_for_update(skip_locked=True)
-                .filter(pk__in=ids, purged_at__isnull=True)
-                .values_list("pk", flat=True)
-            )
+            claimed = _claim(model=Call, ids=ids)
             if not claimed:
                 continue
             Call.objects.filter(pk__in=claimed).update(caller_number=None, followup_note="", zip_code="", purged_at=now)
@@ -125,11 +129,7 @@ def _purge_requests(*, cutoff: dt.datetime, now: dt.datetime, batch_size: int) -
     pending = AdmissionRequest.objects.filter(created_at__lt=cutoff, purged_at__isnull=True)
     for ids in _batches(pending, batch_size=batch_size):
         with transaction.atomic():
-            claimed = list(
-                AdmissionRequest.objects.select_for_update(skip_locked=True)
-                .filter(pk__in=ids, purged_at__isnull=True)
-                .values_list("pk", flat=True)
-            )
+            claimed = _claim(model=AdmissionRequest, ids=ids)
             if not claimed:
                 continue
             AdmissionRequest.objects.filter(pk__in=claimed).update(

@@ -381,6 +381,12 @@ def invoices_export(request: HttpRequest) -> StreamingHttpResponse:
     return _csv(f"invoices-{partner.slug}.csv", ["invoice", "month", "billable_calls", "total_usd"], rows)
 
 
+def _attachment(body: str | bytes, *, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
 def _invoice_for(request: HttpRequest, pk: int) -> Invoice:
     partner: Partner = request.partner  # type: ignore[attr-defined]
     return get_object_or_404(selectors.invoices(partner=partner), pk=pk)
@@ -399,18 +405,14 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @partner_view
 def invoice_download_csv(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = _invoice_for(request, pk)
-    response = HttpResponse(invoice_csv(invoice), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{invoice.number}.csv"'
-    return response
+    return _attachment(invoice_csv(invoice), content_type="text/csv; charset=utf-8", filename=f"{invoice.number}.csv")
 
 
 @owned(Invoice)
 @partner_view
 def invoice_download_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = _invoice_for(request, pk)
-    response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
-    return response
+    return _attachment(invoice_pdf(invoice), content_type="application/pdf", filename=f"{invoice.number}.pdf")
 
 
 @partner_view
