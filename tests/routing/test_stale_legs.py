@@ -22,6 +22,13 @@ pytestmark = pytest.mark.django_db
 HOUR = dt.timedelta(hours=1)
 
 
+@pytest.fixture(autouse=True)
+def _midday_utc(time_machine):
+    """Legs here start hours before "now"; counters are per day, so a run just after midnight would put them on
+    yesterday. Freeze the clock at midday UTC so the day never turns inside a test."""
+    time_machine.move_to(dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC), tick=True)
+
+
 def open_leg(facility, *, started_at, accepted=False, call=True, sequence=1) -> DialAttempt:
     """A leg as the voice (or callback) code leaves it after claim_leg and before Twilio reports its end."""
     assert claim_leg(partner_id=facility.partner_id, now=started_at)
