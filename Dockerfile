@@ -4,7 +4,8 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    DJANGO_SETTINGS_MODULE=config.settings.production
+    DJANGO_SETTINGS_MODULE=config.settings.production \
+    GUNICORN_BIND=0.0.0.0:8000
 
 WORKDIR /app
 RUN useradd --create-home --uid 10001 clearline
@@ -17,4 +18,5 @@ RUN DJANGO_SECRET_KEY=build-only DJANGO_ALLOWED_HOSTS=localhost TWILIO_AUTH_TOKE
     CALLER_HASH_KEY=build python manage.py collectstatic --noinput --verbosity 0
 USER clearline
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--timeout", "30", "--access-logfile", "-"]
+# Workers, threads, timeout and the access log format (no query strings): config/gunicorn.conf.py.
+CMD ["gunicorn", "-c", "config/gunicorn.conf.py"]

@@ -19,19 +19,69 @@ export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-config.settings.local}
 
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
-echo
-echo "Clearline is running on http://$HOST:$PORT/  (staff admin: /${ADMIN_URL:-admin/}, partner portal: /portal/, API docs: /api/docs/)"
-echo "Stop with Ctrl-C."
+WORKER_PID=""
+WEB_PID=""
+# Stop both children however this script ends (gunicorn exits, Ctrl-C, kill). Background
+# jobs of a non-interactive shell ignore SIGINT, so Ctrl-C alone would leave the worker
+# running: it is sent SIGTERM here, and gunicorn too.
+stop_children() {
+  trap - EXIT INT TERM
+  for pid in $WEB_PID $WORKER_PID; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop_children EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 if [ -n "${REDIS_URL:-}" ]; then
   # Real services: a Celery worker with the beat scheduler beside the web server.
   .venv/bin/celery -A config worker --beat --loglevel INFO --concurrency 2 &
-  WORKER_PID=$!
-  trap 'kill $WORKER_PID 2>/dev/null || true' EXIT
 else
   # Embedded: no broker, so the periodic tasks (callback sweeper, retention, invoices) run in a loop here.
   .venv/bin/python manage.py run_periodic &
-  WORKER_PID=$!
-  trap 'kill $WORKER_PID 2>/dev/null || true' EXIT
 fi
-exec .venv/bin/gunicorn config.wsgi:application --bind "$HOST:$PORT" --workers 2 --threads 4 \
-  --timeout 30 --access-logfile - --env DJANGO_SETTINGS_MODULE="$DJANGO_SETTINGS_MODULE"
+WORKER_PID=$!
+
+# Settings, including the access log format without query strings: config/gunicorn.conf.py.
+GUNICORN_BIND="$HOST:$PORT" WEB_CONCURRENCY=${WEB_CONCURRENCY:-2} \
+  .venv/bin/gunicorn -c config/gunicorn.conf.py &
+WEB_PID=$!
+
+# Say "running" only once the server answers. 503 is an answer too (Redis or the broker is
+# down; calls still route), so it is reported rather than waited on.
+case "$HOST" in 0.0.0.0 | "") PROBE_HOST=127.0.0.1 ;; *) PROBE_HOST=$HOST ;; esac
+health=""
+for _ in $(seq 1 120); do
+  if ! kill -0 "$WEB_PID" 2>/dev/null; then
+    echo "gunicorn exited before answering on $HOST:$PORT" >&2
+    exit 1
+  fi
+  health=$(.venv/bin/python - "http://$PROBE_HOST:$PORT/healthz" <<'PY' || true
+import sys
+import urllib.error
+import urllib.request
+
+try:
+    print(urllib.request.urlopen(sys.argv[1], timeout=2).status)
+except urllib.error.HTTPError as answered:
+    print(answered.code)
+except OSError:
+    sys.exit(1)
+PY
+)
+  [ -n "$health" ] && break
+  sleep 0.5
+done
+if [ -z "$health" ]; then
+  echo "no answer from http://$PROBE_HOST:$PORT/healthz after 60 s" >&2
+  exit 1
+fi
+echo
+echo "Clearline is running on http://$HOST:$PORT/  (staff admin: /${ADMIN_URL:-admin/}, partner portal: /portal/, API docs: /api/docs/)"
+if [ "$health" != "200" ]; then
+  echo "Warning: /healthz answered $health; see it for which service is down."
+fi
+echo "Stop with Ctrl-C."
+# In the foreground, but not exec'd: the traps above stay in force. `wait` returns early
+# when a trapped signal arrives, so Ctrl-C is handled at once.
+wait "$WEB_PID"
