@@ -4,7 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from partners import api as partners_api
 
-# partners.api.AdmissionRequestViewSet is helpline.api's create-only viewset (unchanged for POST)
+# partners.api.AdmissionRequestViewSet is helpline.admission.api's create-only viewset (unchanged for POST)
 # plus the partner-scoped list/detail, so both live at one URL.
 from partners.api import AdmissionRequestViewSet
 

@@ -8,8 +8,8 @@ from config import health
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path(settings.ADMIN_URL, admin.site.urls),
-    path("twilio/", include("helpline.twilio_urls")),
-    path("portal/", include("partners.portal_urls")),
+    path("twilio/", include("helpline.voice.urls")),
+    path("portal/", include("partners.portal.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
@@ -17,5 +17,5 @@ urlpatterns = [
     path("", include("helpline.urls")),
 ]
 
-handler404 = "helpline.views.page_not_found"
-handler500 = "helpline.views.server_error"
+handler404 = "helpline.site.views.page_not_found"
+handler500 = "helpline.site.views.server_error"

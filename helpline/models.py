@@ -15,8 +15,8 @@ from encrypted_fields.fields import EncryptedCharField
 from phonenumber_field.modelfields import PhoneNumberField
 
 from helpline.privacy import EncryptedNoteField
-from partners.models import LANGUAGE_CHOICES, SERVICE_CHOICES, Facility, Partner
 from routing.models import LocationSource, RoutingDecision
+from routing.vocabulary import LANGUAGE_CHOICES, SERVICE_CHOICES
 
 
 class HelplineNumber(models.Model):
@@ -29,7 +29,7 @@ class HelplineNumber(models.Model):
     number = PhoneNumberField(unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.GENERAL)
     facility = models.ForeignKey(
-        Facility, null=True, blank=True, on_delete=models.PROTECT, related_name="listing_numbers"
+        "partners.Facility", null=True, blank=True, on_delete=models.PROTECT, related_name="listing_numbers"
     )
     label = models.CharField(max_length=100, blank=True)
     is_active = models.BooleanField(default=True)
@@ -115,7 +115,7 @@ class Call(models.Model):
     location_source = models.CharField(max_length=10, choices=LocationSource.choices, default=LocationSource.UNKNOWN)
     zip_attempts = models.PositiveSmallIntegerField(default=0)
     listing_facility = models.ForeignKey(
-        Facility, null=True, blank=True, on_delete=models.SET_NULL, related_name="listing_calls"
+        "partners.Facility", null=True, blank=True, on_delete=models.SET_NULL, related_name="listing_calls"
     )
     routing_decision = models.ForeignKey(RoutingDecision, null=True, blank=True, on_delete=models.SET_NULL)
     # A listing call the listing facility did not answer is routed a second time, to the general pool.
@@ -130,10 +130,10 @@ class Call(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.IVR, db_index=True)
     twilio_status = models.CharField(max_length=20, blank=True)
     connected_partner = models.ForeignKey(
-        Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
+        "partners.Partner", null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
     )
     connected_facility = models.ForeignKey(
-        Facility, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
+        "partners.Facility", null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
     )
     talk_seconds = models.PositiveIntegerField(default=0)
     duration_seconds = models.PositiveIntegerField(default=0)
@@ -171,8 +171,8 @@ class DialAttempt(models.Model):
         "AdmissionRequest", null=True, blank=True, on_delete=models.CASCADE, related_name="attempts"
     )
     sequence = models.PositiveSmallIntegerField()
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="dial_attempts")
-    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="dial_attempts")
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="dial_attempts")
+    facility = models.ForeignKey("partners.Facility", on_delete=models.PROTECT, related_name="dial_attempts")
     dial_call_sid = models.CharField(max_length=64, null=True, blank=True, unique=True)
     outcome = models.CharField(max_length=14, choices=Outcome.choices, default=Outcome.PENDING)
     accepted = models.BooleanField(default=False)
@@ -267,10 +267,10 @@ class AdmissionRequest(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW, db_index=True)
     routing_decision = models.ForeignKey(RoutingDecision, null=True, blank=True, on_delete=models.SET_NULL)
     partner = models.ForeignKey(
-        Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="admission_requests"
+        "partners.Partner", null=True, blank=True, on_delete=models.SET_NULL, related_name="admission_requests"
     )
     facility = models.ForeignKey(
-        Facility, null=True, blank=True, on_delete=models.SET_NULL, related_name="admission_requests"
+        "partners.Facility", null=True, blank=True, on_delete=models.SET_NULL, related_name="admission_requests"
     )
     callback_attempts = models.PositiveSmallIntegerField(default=0)
     # Which entry of routing_decision.chosen the callback is on (failover moves it on).

@@ -40,8 +40,7 @@ from django.db.models import Max, Model, QuerySet
 from django.utils import timezone
 
 from helpline.models import AdmissionRequest, AdmissionStatusChange, AuditEvent, Call, CallEvent
-from partners.billing_models import BillingDecision
-from partners.models import Partner
+from partners.models import BillingDecision, Partner
 from routing.models import RoutingDecision
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,8 @@
 from django.urls import path
 
-from helpline import admission_views, simulator_views, views
+from helpline.admission import views as admission_views
+from helpline.site import views
+from helpline.staff import simulator_views
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -19,7 +19,17 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
 from helpline.models import HelplineNumber
-from partners import services
+from partners.directory import services
+from partners.directory.validation import (
+    validate_e164_number,
+    validate_iana_timezone,
+    validate_opening_spans,
+    validate_real_zip,
+    validate_real_zip_prefixes,
+    validate_real_zips,
+    validate_zip_in_state,
+    zip_details,
+)
 from partners.models import (
     LANGUAGE_CHOICES,
     SERVICE_CHOICES,
@@ -29,16 +39,6 @@ from partners.models import (
     OpeningHours,
     Partner,
     PartnerMembership,
-)
-from partners.validation import (
-    validate_e164_number,
-    validate_iana_timezone,
-    validate_opening_spans,
-    validate_real_zip,
-    validate_real_zip_prefixes,
-    validate_real_zips,
-    validate_zip_in_state,
-    zip_details,
 )
 
 _SEPARATORS = re.compile(r"[\s,;]+")
@@ -439,4 +439,4 @@ class PartnerMembershipAdmin(admin.ModelAdmin):
     list_select_related = ("user", "partner")
 
 
-from partners import admin_billing  # noqa: E402,F401  - billing admin (ledger, invoices, disputes, webhooks)
+from partners.billing import admin as billing_admin  # noqa: E402, F401  - billing admin (ledger, disputes, webhooks)

@@ -21,13 +21,12 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from helpline.api import AdmissionRequestViewSet as AdmissionRequestCreateViewSet
+from helpline.admission.api import AdmissionRequestViewSet as AdmissionRequestCreateViewSet
 from helpline.audit import audit_record
 from helpline.models import AdmissionRequest
 from helpline.privacy import mask_phone
 from partners import selectors
-from partners.billing_models import BillingDecision, Invoice, InvoiceLine, LedgerEntry
-from partners.models import Partner
+from partners.models import BillingDecision, Invoice, InvoiceLine, LedgerEntry, Partner
 
 DATE_PARAMS = [
     OpenApiParameter("since", OpenApiTypes.DATE, description="Only records on or after this UTC date (YYYY-MM-DD)."),

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from helpline.models import Call, DialAttempt
 from helpline.privacy import caller_hash
-from partners.billing import bill_call
-from partners.invoices import generate_invoice
+from partners.billing.invoices import generate_invoice
+from partners.billing.rule import bill_call
 from partners.models import Facility, Partner
 
 

@@ -17,17 +17,18 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from helpline.models import AdmissionRequest, Call
-from partners.billing_models import (
+from partners.billing.invoices import month_bounds
+from partners.models import (
     BillingDecision,
     Dispute,
     Invoice,
     LedgerEntry,
+    Partner,
     PartnerChangeLog,
     PartnerDailyStats,
+    PartnerMembership,
     WebhookDelivery,
 )
-from partners.invoices import month_bounds
-from partners.models import Partner, PartnerMembership
 
 
 def partner_for_user(user: Any) -> Partner | None:

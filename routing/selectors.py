@@ -46,9 +46,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Subquery
 
-from partners.models import ClosedDate, Facility, OpeningHours, Partner
+from routing import directory as directory_source
 from routing.engine import (
     NATIONWIDE,
     Candidate,
@@ -60,7 +59,7 @@ from routing.engine import (
     facility_check,
     partner_problem,
 )
-from routing.models import DirectoryVersion, PartnerCounter, RotationCounter
+from routing.models import DirectoryVersion
 
 logger = logging.getLogger(__name__)
 
@@ -198,36 +197,16 @@ def compile_directory(*, version: int, today: date, token: int = 0) -> CompiledD
     """Load the active facilities of the whole directory into an area index."""
     started = time.perf_counter()
     hours: dict[int, list[Span]] = {}
-    for fid, weekday, opens, closes in OpeningHours.objects.filter(facility__is_active=True).values_list(
-        "facility_id", "weekday", "opens", "closes"
-    ):
+    source = directory_source.source()
+    for fid, weekday, opens, closes in source.opening_hours():
         hours.setdefault(fid, []).append(Span(weekday, opens, closes))
     closed: dict[int, set[date]] = {}
-    for fid, day in ClosedDate.objects.filter(
-        facility__is_active=True, date__gte=today - timedelta(days=CLOSED_DATES_LOOKBACK_DAYS)
-    ).values_list("facility_id", "date"):
+    for fid, day in source.closed_dates(since=today - timedelta(days=CLOSED_DATES_LOOKBACK_DAYS)):
         closed.setdefault(fid, set()).add(day)
     compiled = CompiledDirectory(version=version, built_on=today, token=token)
-    partner_terms = {
-        row[0]: row for row in Partner.objects.values_list("id", "display_name", "priority", "weight", *_LIVE_FIELDS)
-    }
+    partner_terms = {row[0]: row for row in source.partner_terms()}
     compiled.partner_names = {pid: row[1] for pid, row in partner_terms.items()}
-    rows = Facility.objects.filter(is_active=True).values_list(
-        "id",
-        "name",
-        "partner_id",
-        "phone",
-        "services",
-        "languages",
-        "time_zone",
-        "open_24_7",
-        "latitude",
-        "longitude",
-        "service_states",
-        "service_zips",
-        "service_zip_prefixes",
-        "service_radius_miles",
-    )
+    rows = source.active_facilities()
     for fid, name, pid, phone, services, languages, tz, always, lat, lon, states, zips, prefixes, radius in rows:
         terms = partner_terms.get(pid)
         if terms is None:
@@ -319,21 +298,7 @@ def compiled_directory(*, now: datetime) -> CompiledDirectory:
     return directory_cache.get(now=now)
 
 
-# Live partner state: what a pause, a licence change, a cap edit or a call changes.
-_LIVE_FIELDS = (
-    "status",
-    "license_verified_on",
-    "daily_call_cap",
-    "monthly_call_cap",
-    "concurrent_call_cap",
-    "monthly_budget_cents",
-    "routing_counter__active_calls",
-    "routing_counter__day",
-    "routing_counter__calls_today",
-    "routing_counter__month",
-    "routing_counter__calls_this_month",
-    "routing_counter__spend_this_month_cents",
-)
+_LIVE_FIELDS = directory_source.LIVE_FIELDS
 
 
 def async_commit_sql() -> str:
@@ -359,67 +324,14 @@ def _partner_rows(
     fresh costs no extra round trip. On PostgreSQL, ``rotation`` (scope, UTC
     day) also counts this decision in ``RotationCounter`` in the same statement
     (a data-modifying WITH) and returns the new count; elsewhere it is None and
-    the caller counts separately.
+    the caller counts separately. The query itself is the directory source's
+    (``routing.directory``), which owns the partner table.
     """
     ids = sorted(set(partner_ids))
-    if connection.vendor == "postgresql":
-        return _partner_rows_postgresql(ids, rotation)
-    if not ids:
+    if not ids and connection.vendor != "postgresql":
         return {}, directory_key(), None
-    current = DirectoryVersion.objects.filter(id=1)
-    rows = list(
-        Partner.objects.filter(id__in=ids)
-        .annotate(
-            directory_version=Subquery(current.values("version")[:1]),
-            directory_token=Subquery(current.values("token")[:1]),
-        )
-        .values_list("id", *_LIVE_FIELDS, "directory_version", "directory_token")
-    )
-    out = {row[0]: row[:-2] for row in rows}
-    if not rows:
-        return out, directory_key(), None
-    last = rows[len(rows) - 1]
-    return out, (int(last[-2] or 0), int(last[-1] or 0)), None
-
-
-def _column(meta: Any, name: str) -> str:
-    return str(meta.get_field(name).column)
-
-
-def _partner_rows_postgresql(
-    ids: list[int], rotation: tuple[str, date] | None
-) -> tuple[dict[int, tuple], DirectoryKey, int | None]:
-    qn = connection.ops.quote_name
-    partner, counter = Partner._meta, PartnerCounter._meta
-    rotation_table, version_table = qn(RotationCounter._meta.db_table), qn(DirectoryVersion._meta.db_table)
-    columns = [f"p.{qn(_column(partner, name))}" for name in _LIVE_FIELDS if "__" not in name]
-    columns += [f"c.{qn(_column(counter, name.split('__', 1)[1]))}" for name in _LIVE_FIELDS if "__" in name]
-    params: list[Any] = []
-    with_sql, rotation_sql = "", "NULL"
-    if rotation is not None:
-        with_sql = (
-            f"WITH rot AS (INSERT INTO {rotation_table} (day, scope, value) VALUES (%s, %s, 1) "  # noqa: S608
-            f"ON CONFLICT (day, scope) DO UPDATE SET value = {rotation_table}.value + 1 RETURNING value) "
-        )
-        params += [rotation[1], rotation[0][:40]]
-        rotation_sql = "(SELECT value FROM rot)"
-    params.append(ids)
-    sql = (
-        f"{with_sql}SELECT p.{qn(partner.pk.column)}, {', '.join(columns)}, dv.version, dv.token, "  # noqa: S608 - our tables
-        f"{rotation_sql}{async_commit_sql() if rotation is not None else ''} "
-        f"FROM (SELECT 1) AS one LEFT JOIN {version_table} dv ON dv.id = 1 "
-        f"LEFT JOIN {qn(partner.db_table)} p ON p.{qn(partner.pk.column)} = ANY(%s) "
-        f"LEFT JOIN {qn(counter.db_table)} c ON c.{qn(counter.pk.column)} = p.{qn(partner.pk.column)}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    width = 1 + len(_LIVE_FIELDS)
-    out = {row[0]: tuple(row[:width]) for row in rows if row[0] is not None}
-    first = rows[0]
-    key = (int(first[width] or 0), int(first[width + 1] or 0))
-    value = first[width + 2]
-    return out, key, int(value) if value is not None else None
+    rows, key, value = directory_source.source().live_partner_rows(ids, rotation=rotation)
+    return rows, (key if key is not None else directory_key()), value
 
 
 def _live_candidates(
@@ -746,7 +658,7 @@ def _candidate(
         partner_id=partner_id,
         partner_name=partner_name,
         phone=r.phone,
-        partner_active=status == Partner.Status.ACTIVE,
+        partner_active=status == directory_source.PARTNER_ACTIVE,
         license_verified=verified_on is not None,
         priority=r.priority,
         weight=r.weight,

@@ -75,7 +75,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "helpline.context_processors.site",
+                "helpline.site.context_processors.site",
             ],
         },
     },
@@ -150,7 +150,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 # Publishing must not hang a web request when Redis is down.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
-CELERY_IMPORTS = ["helpline.retention"]
+# Task modules below the apps' top level (autodiscovery finds only <app>.tasks).
+CELERY_IMPORTS = [
+    "helpline.retention",
+    "helpline.admission.tasks",
+    "helpline.calls.tasks",
+    "partners.webhooks.tasks",
+]
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "sweep-admission-requests": {
         "task": "helpline.tasks.sweep_admission_requests",

@@ -17,9 +17,9 @@ from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet, Subquery
 from django.http import HttpRequest
 
-from helpline.disclosure import current_version
 from helpline.models import DisclosureVersion, HelplineNumber
-from partners.validation import validate_e164_number
+from helpline.site.disclosure import current_version
+from partners.directory.validation import validate_e164_number
 
 DISCLOSURE_FIELDS = ("intro", "listing_calls", "fees", "no_obligation", "free_confidential", "not_affiliated")
 MIN_STATEMENT_LENGTH = 10

@@ -4,7 +4,7 @@ The list opens on what needs a person: unrouted (nobody eligible), overdue
 (not connected well after it was due) and unreachable. Staff can re-route or
 close with a note. The phone number is masked; showing it in full is its own
 step and is audited. Nothing about a request is edited by hand: status moves
-only through ``helpline.admission`` so the timeline stays true.
+only through ``helpline.admission.services`` so the timeline stays true.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from helpline import admission, admission_selectors
+from helpline.admission import selectors as admission_selectors
+from helpline.admission import services as admission
 from helpline.audit import AuditedAdminMixin, audit_record
 from helpline.models import AdmissionRequest, AdmissionStatusChange, AuditEvent, DialAttempt
 from helpline.privacy import caller_hash, mask_phone

@@ -2,7 +2,7 @@
 
 from django import template
 
-from partners.invoices import dollars
+from partners.billing.invoices import dollars
 
 register = template.Library()
 

@@ -102,9 +102,8 @@ def fill(*, calls: int, days: int, reset: bool) -> tuple[object, object]:
     from django.core.management import call_command
 
     from helpline.models import Call, DialAttempt
-    from partners.billing import rebuild_daily_stats
-    from partners.billing_models import BillingDecision, LedgerEntry, PartnerDailyStats
-    from partners.models import Partner, PartnerMembership
+    from partners.billing.rule import rebuild_daily_stats
+    from partners.models import BillingDecision, LedgerEntry, Partner, PartnerDailyStats, PartnerMembership
     from tests.factories import FacilityFactory, PartnerFactory, UserFactory
 
     call_command("migrate", verbosity=0)
@@ -247,8 +246,8 @@ def main() -> int:
     setup_test_environment()
     partner, user = fill(calls=args.calls, days=args.days, reset=args.reset)
 
-    from partners import portal
-    from partners.billing_models import BillingDecision
+    from partners.models import BillingDecision
+    from partners.portal import views as portal
 
     in_window = BillingDecision.objects.filter(
         partner=partner, occurred_at__gte=timezone.now() - timezone.timedelta(days=30)

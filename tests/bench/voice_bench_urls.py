@@ -26,7 +26,7 @@ def constant(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 def minimal(request: HttpRequest) -> HttpResponse:
     from helpline.models import Call, HelplineNumber
-    from helpline.twilio_security import is_valid_twilio_request
+    from helpline.voice.security import is_valid_twilio_request
 
     if not is_valid_twilio_request(request):
         return HttpResponse(status=403)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from helpline.directory import listed_partners
+from helpline.site.directory import listed_partners
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

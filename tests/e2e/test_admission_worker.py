@@ -167,7 +167,7 @@ def test_submit_routed_notified_bridged_connected_with_a_real_worker(live_server
     ]  # fmt: skip
 
     # 4. The same tasks delivered again (late ack, a sweep racing a retry): nothing is sent twice.
-    from helpline import tasks
+    from helpline.admission import tasks
 
     done_notify = _succeeded(worker, "notify_partner_of_admission_request")
     done_call = _succeeded(worker, "place_admission_callback")

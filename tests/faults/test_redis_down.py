@@ -89,7 +89,7 @@ def test_forms_save_while_redis_is_down_and_their_work_is_sent_once_when_it_is_b
         # The sweeper leaves requests alone for a couple of minutes (the normal enqueue may still be on
         # its way); the outage lasted longer than that, which we stand in for by ageing the row.
         AdmissionRequest.objects.update(updated_at=timezone.now() - dt.timedelta(minutes=5))
-        swept = run_manage(env, "from helpline.tasks import sweep_admission_requests as s; print(s())")
+        swept = run_manage(env, "from helpline.admission.tasks import sweep_admission_requests as s; print(s())")
         assert "'notify': 1" in swept
         try:
             wait_for(
@@ -103,8 +103,8 @@ def test_forms_save_while_redis_is_down_and_their_work_is_sent_once_when_it_is_b
             print("STATE", list(AdmissionRequest.objects.values("status", "notified_at", "claimed_at")))
             raise
         # A second and third sweep (as beat would run) send nothing again.
-        run_manage(env, "from helpline.tasks import sweep_admission_requests as s; print(s())")
-        run_manage(env, "from helpline.tasks import sweep_admission_requests as s; print(s())")
+        run_manage(env, "from helpline.admission.tasks import sweep_admission_requests as s; print(s())")
+        run_manage(env, "from helpline.admission.tasks import sweep_admission_requests as s; print(s())")
         time.sleep(3)
 
         texts = [m for m in fake.messages() if m.params.get("To") == "+15125557777"]

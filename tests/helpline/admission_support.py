@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from helpline.forms import new_form_stamp
+from helpline.admission.forms import new_form_stamp
 from tests.fake_twilio import BridgedCallDriver, FakeTwilio, running_fake_twilio, signed_post_factory
 
 PHONE = "512-867-5309"

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from helpline import admission
+from helpline.admission import services as admission
 from helpline.models import AdmissionRequest, AuditEvent
 from tests.factories import FacilityFactory, StaffFactory
 from tests.helpline.admission_support import PHONE_E164, fresh_routing_directory_fixture, twilio_offline_fixture  # noqa: F401

@@ -10,7 +10,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from helpline.forms import CONSENT_VERSION
+from helpline.admission.forms import CONSENT_VERSION
 from helpline.models import AdmissionRequest, ContactBlock
 from helpline.privacy import caller_hash
 from tests.factories import FacilityFactory
@@ -137,7 +137,7 @@ def test_phone_rate_limit_is_shared_with_the_form(api, facility):
 def test_throttle_fails_open_when_the_cache_is_down(api, facility):
     with (
         mock.patch("rest_framework.throttling.SimpleRateThrottle.cache") as broken,
-        mock.patch("helpline.admission_views.cache") as broken_views,
+        mock.patch("helpline.admission.views.cache") as broken_views,
     ):
         broken.get.side_effect = ConnectionError("redis down")
         broken_views.add.side_effect = ConnectionError("redis down")

@@ -14,10 +14,11 @@ from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 
-from helpline import admission, tasks
+from helpline.admission import services as admission
+from helpline.admission import tasks
 from helpline.models import AdmissionRequest, ContactBlock, DialAttempt
 from helpline.privacy import caller_hash
-from helpline.twilio_client import TwilioFailure
+from helpline.voice.client import TwilioFailure
 from tests.factories import FacilityFactory
 from tests.fake_twilio import parse_twiml
 from tests.helpline.admission_support import (  # noqa: F401
@@ -221,7 +222,7 @@ def test_worker_run_retries_with_exponential_backoff():
 
 def test_a_worker_killed_between_claim_and_call_is_picked_up_after_the_lease(fake_twilio, partners):
     req = notified()
-    with mock.patch("helpline.twilio_client.create_call", side_effect=SystemExit("worker killed")):
+    with mock.patch("helpline.voice.client.create_call", side_effect=SystemExit("worker killed")):
         with pytest.raises(SystemExit):
             admission.admission_request_place_callback(request_id=req.pk)
     req.refresh_from_db()
@@ -261,7 +262,7 @@ def test_bridged_callback_connects_the_person_and_bills_the_leg_once(
     req, attempt = placed()
     [call] = fake_twilio.calls()
 
-    with mock.patch("partners.billing.bill_admission_callback") as bill:
+    with mock.patch("partners.billing.rule.bill_admission_callback") as bill:
         with django_capture_on_commit_callbacks(execute=True):
             outcome = driver(client).run(call)
     assert outcome.status_code == 204
@@ -287,7 +288,7 @@ def test_bridged_callback_connects_the_person_and_bills_the_leg_once(
 
     # Twilio re-sends the status callback: nothing changes, nothing is billed twice.
     post = client_poster(client)
-    with mock.patch("partners.billing.bill_admission_callback") as bill_again:
+    with mock.patch("partners.billing.rule.bill_admission_callback") as bill_again:
         with django_capture_on_commit_callbacks(execute=True):
             code, _ = post(call.params["StatusCallback"], {"CallSid": call.sid, "CallStatus": "completed"})
     assert code == 204 and not bill_again.called
@@ -349,7 +350,7 @@ def test_a_fault_while_handling_the_status_callback_rolls_back_so_a_resend_compl
 ):
     req, attempt = placed()
     real = admission._next_try_at
-    with mock.patch("helpline.admission._next_try_at", side_effect=RuntimeError("db blip")) as step:
+    with mock.patch("helpline.admission.services._next_try_at", side_effect=RuntimeError("db blip")) as step:
         driver(client).run(fake_twilio.calls()[0], caller_answers=False)
         attempt.refresh_from_db()
         assert attempt.ended_at is None  # nothing half-written
@@ -461,7 +462,7 @@ def test_webhooks_refuse_unsigned_requests(client, fake_twilio, partners):
 def test_a_fault_in_a_callback_webhook_is_a_spoken_goodbye_not_a_500(client, fake_twilio, partners):
     _, attempt = placed()
     post = client_poster(client)
-    with mock.patch("helpline.admission.callback_attempt", side_effect=RuntimeError("db hiccup")):
+    with mock.patch("helpline.admission.services.callback_attempt", side_effect=RuntimeError("db hiccup")):
         code, body = post(f"{settings.PUBLIC_BASE_URL}/twilio/callback/{attempt.pk}/whisper", {"CallSid": "CA1"})
     assert code == 200 and "<Hangup" in body and "<Say>" in body
 

@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from helpline.admission_views import confirm_token
-from helpline.forms import CONSENT_VERSION, new_form_stamp
+from helpline.admission.forms import CONSENT_VERSION, new_form_stamp
+from helpline.admission.views import confirm_token
 from helpline.models import AdmissionRequest, AdmissionStatusChange, ContactBlock
 from helpline.privacy import caller_hash
 from tests.factories import FacilityFactory
@@ -208,7 +208,7 @@ def test_rate_limit_per_phone_number_whatever_the_address(client, facility):
 
 
 def test_form_still_saves_when_the_cache_is_down(client, facility):
-    with mock.patch("helpline.admission_views.cache") as broken:
+    with mock.patch("helpline.admission.views.cache") as broken:
         broken.add.side_effect = ConnectionError("redis down")
         broken.incr.side_effect = ConnectionError("redis down")
         response = submit(client)
@@ -218,7 +218,7 @@ def test_form_still_saves_when_the_cache_is_down(client, facility):
 
 def test_form_still_saves_when_the_broker_is_down(client, facility, django_capture_on_commit_callbacks):
     with mock.patch(
-        "helpline.tasks.notify_partner_of_admission_request.apply_async", side_effect=OSError("no broker")
+        "helpline.admission.tasks.notify_partner_of_admission_request.apply_async", side_effect=OSError("no broker")
     ) as publish:
         with django_capture_on_commit_callbacks(execute=True):
             response = submit(client)

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from helpline import admission
+from helpline.admission import services as admission
 from helpline.models import AdmissionRequest
-from partners.billing_models import WebhookEvent
+from partners.models import WebhookEvent
 from tests.factories import FacilityFactory
 from tests.helpline.admission_support import (  # noqa: F401
     PHONE_E164,

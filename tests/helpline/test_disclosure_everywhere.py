@@ -38,7 +38,7 @@ from django.urls.exceptions import Resolver404
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from helpline.directory import listed_partners
+from helpline.site.directory import listed_partners
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -284,8 +284,8 @@ def _activity(facility: Any) -> None:
     call, _attempt = billing_factories.billed_call(facility=facility)
     billing_factories.AdmissionRequestFactory(partner=facility.partner, facility=facility)
     try:
-        from partners.billing import bill_call
-        from partners.invoices import generate_invoice
+        from partners.billing.invoices import generate_invoice
+        from partners.billing.rule import bill_call
 
         bill_call(call_id=call.pk)
         generate_invoice(partner=facility.partner, month=dt.date(2026, 3, 1))
@@ -432,8 +432,8 @@ def _boom(request: Any) -> Any:
 
 
 urlpatterns = [path("__boom__/", _boom), path("", include("config.urls"))]
-handler404 = "helpline.views.page_not_found"
-handler500 = "helpline.views.server_error"
+handler404 = "helpline.site.views.page_not_found"
+handler500 = "helpline.site.views.server_error"
 
 
 @pytest.mark.urls(__name__)
@@ -453,7 +453,7 @@ def test_500_page_keeps_the_disclosure_when_the_database_is_down(world: dict[str
     settings.DEBUG = False
     client = Client(HTTP_ACCEPT=BROWSER_ACCEPT)
     client.raise_request_exception = False
-    with mock.patch("helpline.disclosure.current_version", side_effect=DatabaseError("down")):
+    with mock.patch("helpline.site.disclosure.current_version", side_effect=DatabaseError("down")):
         response = client.get("/__boom__/")
     assert response.status_code == 500
     body = response.content.decode()
@@ -467,7 +467,7 @@ def test_500_page_keeps_the_disclosure_when_templates_fail(world: dict[str, Any]
     settings.DEBUG = False
     client = Client(HTTP_ACCEPT=BROWSER_ACCEPT)
     client.raise_request_exception = False
-    with mock.patch("helpline.views.loader.render_to_string", side_effect=RuntimeError("template broken")):
+    with mock.patch("helpline.site.views.loader.render_to_string", side_effect=RuntimeError("template broken")):
         response = client.get("/__boom__/")
     assert response.status_code == 500
     assert SECTION_RE.search(response.content.decode())

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from helpline.models import HelplineNumber
-from helpline.service_content import PAGES
+from helpline.site.service_content import PAGES
 from partners.models import SERVICE_CODES, Partner
 from tests.factories import FacilityFactory, HelplineNumberFactory, PartnerFactory
 

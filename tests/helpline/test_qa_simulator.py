@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 
 from helpline.models import Call
-from helpline.simulator import Script, client_transport, simulate
+from helpline.staff.simulator import Script, client_transport, simulate
 from tests.helpline.voice_support import fresh_routing_directory, make_directory
 
 pytestmark = pytest.mark.django_db

@@ -24,7 +24,7 @@ VERBS = {"Say", "Play", "Dial", "Gather", "Redirect", "Hangup", "Pause", "Reject
 
 
 def faults(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if "failed" in r.getMessage() and r.name == "helpline.voice"]
+    return [r.getMessage() for r in caplog.records if "failed" in r.getMessage() and r.name == "helpline.voice.inbound"]
 
 
 def assert_twiml(response) -> SafeET:

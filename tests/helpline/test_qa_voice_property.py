@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from helpline.calls import LIVE_OUTCOMES, STATUS_RANK, TERMINAL_STATUSES, forget_helpline_numbers
+from helpline.calls.services import LIVE_OUTCOMES, STATUS_RANK, TERMINAL_STATUSES, forget_helpline_numbers
 from helpline.models import Call, DialAttempt, HelplineNumber
 from routing.models import PartnerCounter
 from routing.selectors import directory_cache
@@ -262,7 +262,7 @@ def play_call(client: Any, data: Any) -> Twilio:
 )
 @given(data=st.data())
 def test_random_whole_calls_keep_every_invariant(client, caplog, data):
-    caplog.set_level(logging.ERROR, logger="helpline.voice")
+    caplog.set_level(logging.ERROR, logger="helpline.voice.inbound")
     caplog.clear()
     with transaction.atomic():
         directory_cache.clear()
@@ -271,7 +271,7 @@ def test_random_whole_calls_keep_every_invariant(client, caplog, data):
         if facilities and data.draw(st.booleans()):  # a facility's own listing number, failing over to the pool
             HelplineNumberFactory(number=LISTING, kind=HelplineNumber.Kind.LISTING, facility=facilities[0])
         tw = play_call(client, data)
-        faults = [r.getMessage() for r in caplog.records if r.name == "helpline.voice"]
+        faults = [r.getMessage() for r in caplog.records if r.name == "helpline.voice.inbound"]
         assert faults == [], faults
         call = Call.objects.get(call_sid=tw.sid)
         assert not call.attempts.filter(outcome__in=LIVE_OUTCOMES).exists(), "a leg was left open"

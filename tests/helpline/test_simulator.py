@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from helpline.models import Call, DialAttempt
-from helpline.simulator import Script, client_transport, http_transport, simulate
+from helpline.staff.simulator import Script, client_transport, http_transport, simulate
 from tests.factories import StaffFactory, UserFactory
 from tests.helpline.voice_support import fresh_routing_directory, make_directory
 

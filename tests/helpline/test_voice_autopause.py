@@ -10,7 +10,7 @@ from django.core import mail
 from django.test import TestCase
 from django.utils import timezone
 
-from helpline.calls import partner_check_auto_pause
+from helpline.calls.services import partner_check_auto_pause
 from helpline.models import DialAttempt
 from partners.models import Partner
 from tests.factories import FacilityFactory

@@ -74,7 +74,7 @@ def test_failover_busy_then_no_answer_then_accept(client, settings):
     assert accepted.find("Hangup") is None  # an empty-ish document ends the whisper and bridges the call
     call = Call.objects.get()
     assert call.status == Call.Status.CONNECTED and call.connected_partner_id == c.partner_id
-    with mock.patch("partners.billing.bill_call", autospec=True) as bill:
+    with mock.patch("partners.billing.rule.bill_call", autospec=True) as bill:
         with django_on_commit():
             end = driver.dial_result("completed", duration="245")
     assert end[-1].tag == "Hangup"
@@ -169,7 +169,7 @@ def test_caller_hangs_up_mid_dial_stops_and_releases_once(client):
     a, _b, _c = make_directory()
     driver = routed(client)
     assert active_calls(a) == 1
-    with mock.patch("partners.billing.bill_call", autospec=True) as bill:
+    with mock.patch("partners.billing.rule.bill_call", autospec=True) as bill:
         with django_on_commit():
             root = driver.dial_result("canceled", call_status="completed")
             driver.hangup(duration="25")

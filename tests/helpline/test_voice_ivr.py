@@ -203,7 +203,7 @@ def test_zip_retry_then_continue_as_unknown(client, settings):
 def test_database_error_inside_a_voice_view_serves_fallback_twiml(client, settings, caplog):
     make_directory()
     driver = CallDriver(client)
-    with mock.patch("helpline.calls.call_record_incoming", autospec=True, side_effect=DatabaseError("down")):
+    with mock.patch("helpline.calls.services.call_record_incoming", autospec=True, side_effect=DatabaseError("down")):
         response = post(client, "/twilio/voice/incoming", payload("incoming", **driver.base))
     root = parse(response)
     assert root.find("Dial").text == settings.FALLBACK_LINE
@@ -216,7 +216,7 @@ def test_fault_in_a_menu_step_also_serves_fallback(client, settings):
     make_directory()
     driver = CallDriver(client)
     driver.incoming()
-    with mock.patch("helpline.calls.call_set_language", autospec=True, side_effect=RuntimeError("bug")):
+    with mock.patch("helpline.calls.services.call_set_language", autospec=True, side_effect=RuntimeError("bug")):
         root = driver.press("1")
     assert root.find("Dial").text == settings.FALLBACK_LINE
 

@@ -115,7 +115,7 @@ def test_connected_call_billed_once_after_the_talk_time_is_known(client):
     driver = routed(client)
     whisper = driver.answer()
     driver.partner_press(whisper, "1")
-    with mock.patch("partners.billing.bill_call", autospec=True) as bill:
+    with mock.patch("partners.billing.rule.bill_call", autospec=True) as bill:
         with TestCase.captureOnCommitCallbacks(execute=True):
             driver.hangup(duration="300", seq=5)  # the caller's completed callback comes first
         assert bill.call_count == 0  # the connected leg is still open: talk time unknown

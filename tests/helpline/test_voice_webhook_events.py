@@ -7,7 +7,7 @@ import json
 import pytest
 
 from helpline.models import Call
-from partners.billing_models import WebhookEvent
+from partners.models import WebhookEvent
 from tests.helpline.voice_support import CallDriver, fresh_routing_directory, make_directory
 
 pytestmark = pytest.mark.django_db

@@ -200,7 +200,7 @@ def fresh_routing_directory():
     already seen while PostgreSQL's id sequences move on, so a cached copy from
     the previous test would otherwise be taken for the current directory.
     """
-    from helpline.calls import forget_helpline_numbers
+    from helpline.calls.services import forget_helpline_numbers
     from routing.selectors import directory_cache
 
     directory_cache.clear()

@@ -11,10 +11,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from helpline.models import AuditEvent
-from partners import billing
-from partners.billing_models import BillingDecision, LedgerEntry
-from partners.invoices import generate_invoice
-from partners.models import PartnerMembership
+from partners.billing import rule as billing
+from partners.billing.invoices import generate_invoice
+from partners.models import BillingDecision, LedgerEntry, PartnerMembership
 from tests.factories import FacilityFactory, StaffFactory, UserFactory
 from tests.partners.factories import AdmissionRequestFactory, billed_call
 

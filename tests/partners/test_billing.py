@@ -9,9 +9,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
 from helpline.models import Call, DialAttempt
-from partners import billing
-from partners.billing_models import BillingDecision, LedgerEntry, LedgerImmutableError, PriceChange
-from partners.services import ledger_adjust
+from partners.billing import rule as billing
+from partners.directory.services import ledger_adjust
+from partners.models import BillingDecision, LedgerEntry, LedgerImmutableError, PriceChange
 from tests.factories import FacilityFactory, PartnerFactory, StaffFactory, UserFactory
 from tests.partners.factories import (
     T0,
@@ -333,7 +333,7 @@ def test_charges_and_credits_reach_routings_budget_counter(facility, django_capt
 
 
 def test_daily_rollup_counts_each_leg_once_and_matches_a_rebuild(facility):
-    from partners.billing_models import PartnerDailyStats
+    from partners.models import PartnerDailyStats
 
     calls = [billed_call(facility=facility, caller=f"+151255501{i:02d}", started_at=T0 + dt.timedelta(hours=7 * i),
                          talk_seconds=30 if i % 3 == 0 else 200)[0] for i in range(8)]  # fmt: skip

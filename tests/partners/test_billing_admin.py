@@ -7,11 +7,10 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from partners import billing
-from partners.billing_models import Dispute, LedgerEntry
-from partners.invoices import generate_invoice
-from partners.models import PartnerMembership
-from partners.services import dispute_open
+from partners.billing import rule as billing
+from partners.billing.invoices import generate_invoice
+from partners.directory.services import dispute_open
+from partners.models import Dispute, LedgerEntry, PartnerMembership
 from tests.factories import FacilityFactory, StaffFactory, UserFactory
 from tests.partners.factories import billed_call
 

@@ -8,8 +8,8 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from partners import billing
-from partners.billing_models import BillingDecision, LedgerEntry
+from partners.billing import rule as billing
+from partners.models import BillingDecision, LedgerEntry
 from tests.factories import FacilityFactory
 from tests.partners.factories import T0, billed_call
 

@@ -11,8 +11,8 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 
-from helpline.directory import directory_facilities, listed_partners
 from helpline.models import DisclosureVersion, HelplineNumber
+from helpline.site.directory import directory_facilities, listed_partners
 from partners.models import SERVICE_CODES, Facility, OpeningHours, Partner, PartnerMembership
 
 pytestmark = pytest.mark.django_db

@@ -20,19 +20,21 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from helpline.models import AdmissionRequest
-from partners import billing
-from partners.billing_models import (
+from partners.billing import rule as billing
+from partners.billing.invoices import generate_invoice
+from partners.directory.services import dispute_open
+from partners.models import (
     BillingDecision,
     Dispute,
+    Facility,
     Invoice,
     LedgerEntry,
+    Partner,
     PartnerChangeLog,
+    PartnerMembership,
     WebhookDelivery,
     WebhookEvent,
 )
-from partners.invoices import generate_invoice
-from partners.models import Facility, Partner, PartnerMembership
-from partners.services import dispute_open
 from tests.factories import FacilityFactory, PartnerFactory, UserFactory
 from tests.partners.factories import AdmissionRequestFactory, billed_call
 

@@ -11,11 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from helpline.models import AuditEvent, DialAttempt
-from partners import billing
-from partners.billing_models import BillingDecision, Dispute, LedgerEntry, PartnerChangeLog
-from partners.invoices import generate_invoice
-from partners.models import Partner
-from partners.services import dispute_approve, dispute_reject
+from partners.billing import rule as billing
+from partners.billing.invoices import generate_invoice
+from partners.directory.services import dispute_approve, dispute_reject
+from partners.models import BillingDecision, Dispute, LedgerEntry, Partner, PartnerChangeLog
 from tests.factories import FacilityFactory, OpeningHoursFactory, PartnerFactory, StaffFactory, UserFactory
 from tests.partners.factories import AdmissionRequestFactory, CallFactory, DialAttemptFactory, billed_call
 
@@ -113,7 +112,7 @@ def test_bad_date_filter_shows_an_error_and_keeps_the_list(client, member, facil
 
 
 def test_call_list_pages_with_a_cursor(client, member, facility, monkeypatch):
-    from partners import portal
+    from partners.portal import views as portal
 
     monkeypatch.setattr(portal, "PAGE_SIZE", 2)
     for i in range(5):
@@ -280,7 +279,7 @@ def test_invoices_list_and_downloads(client, member, facility):
 
 
 def test_webhook_log_is_visible(client, member, facility):
-    from partners.billing_models import WebhookDelivery, WebhookEvent
+    from partners.models import WebhookDelivery, WebhookEvent
 
     event = WebhookEvent.objects.create(partner=facility.partner, event="call.billed", payload={})
     WebhookDelivery.objects.create(webhook_event=event, partner=facility.partner, attempt=1,
@@ -305,7 +304,7 @@ def test_staff_reports_need_staff_and_show_partners(client, facility):
                                   "portal:webhooks"])  # fmt: skip
 def test_list_pages_query_count_does_not_grow_with_rows(client, member, facility, name,
                                                         django_assert_max_num_queries):  # fmt: skip
-    from partners.billing_models import WebhookDelivery, WebhookEvent
+    from partners.models import WebhookDelivery, WebhookEvent
 
     def add(n, offset):
         for i in range(n):

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from helpline.models import DialAttempt
-from partners import billing
+from partners.billing import rule as billing
 from partners.models import PartnerMembership
 from tests.factories import FacilityFactory, PartnerFactory, UserFactory
 from tests.partners.factories import CallFactory, DialAttemptFactory, billed_call

@@ -10,9 +10,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from django.utils import timezone
 
-from partners import billing, webhooks
-from partners.billing_models import WebhookDelivery, WebhookEvent
-from partners.tasks import sweep_webhook_deliveries
+from partners.billing import rule as billing
+from partners.models import WebhookDelivery, WebhookEvent
+from partners.webhooks import delivery as webhooks
+from partners.webhooks.tasks import sweep_webhook_deliveries
 from tests.factories import FacilityFactory, PartnerFactory
 from tests.partners.factories import billed_call
 

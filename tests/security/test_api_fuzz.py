@@ -44,7 +44,7 @@ def _keep_the_test_connection():
 @pytest.fixture
 def partner_token(db) -> str:
     """A partner with a little of everything, so list and detail responses carry real rows."""
-    from partners.billing import bill_call
+    from partners.billing.rule import bill_call
     from partners.models import PartnerMembership
 
     user = PartnerUserFactory()

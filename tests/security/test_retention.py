@@ -184,8 +184,8 @@ def test_scheduled_task_is_registered_and_purges():
 
 @override_settings(CALLER_DATA_RETENTION_DAYS=90)
 def test_billing_ledger_and_counts_survive_the_purge_and_its_hash_copy_goes():
-    from partners.billing import bill_call
-    from partners.billing_models import BillingDecision, LedgerEntry
+    from partners.billing.rule import bill_call
+    from partners.models import BillingDecision, LedgerEntry
     from tests.partners.factories import DialAttemptFactory
 
     attempt = DialAttemptFactory(call__started_at=_days_ago(120), started_at=_days_ago(120), talk_seconds=400)

@@ -28,7 +28,7 @@ from tests.helpline.voice_support import CallDriver, make_directory, parse, payl
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[2]
-# Twilio's Fallback URL: static TwiML that dials the public default line, deliberately open (see helpline.voice).
+# Twilio's Fallback URL: static TwiML that dials the public default line, open on purpose (helpline.voice.inbound).
 OPEN_ON_PURPOSE = {"/twilio/voice/fallback"}
 
 

@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from helpline.models import DisclosureVersion, HelplineNumber
-from partners.importer import PartnerImportError, import_partners
+from partners.directory.importer import PartnerImportError, import_partners
 from partners.models import Partner, PartnerMembership
 
 STAFF_USERNAME = "staff"

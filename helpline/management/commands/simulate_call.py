@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from helpline.models import HelplineNumber
-from helpline.simulator import (
+from helpline.staff.simulator import (
     PARTNER_OUTCOMES,
     Script,
     SimulationError,

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from partners.importer import PartnerImportError, import_partners, load_partner_file
+from partners.directory.importer import PartnerImportError, import_partners, load_partner_file
 
 
 class Command(BaseCommand):

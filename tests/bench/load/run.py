@@ -116,7 +116,7 @@ def main() -> None:
     from django.core import signing
     from django.utils import timezone
 
-    from helpline.forms import FORM_STAMP_SALT
+    from helpline.admission.forms import FORM_STAMP_SALT
     from helpline.models import AdmissionRequest, Call, HelplineNumber
     from helpline.privacy import caller_hash
     from partners.models import PartnerMembership
@@ -205,7 +205,7 @@ def main() -> None:
             AdmissionRequest.objects.filter(notified_at__isnull=True).update(
                 updated_at=timezone.now() - dt.timedelta(minutes=5)
             )
-            sh([sys.executable, "-c", "import django; django.setup(); from helpline.tasks import "
+            sh([sys.executable, "-c", "import django; django.setup(); from helpline.admission.tasks import "
                 "sweep_admission_requests as s; print(s())"], env)  # fmt: skip
 
         # --- lost requests --------------------------------------------------------------------------

@@ -1,0 +1,233 @@
+"""Twilio webhooks of bridged callbacks, and the inbound SMS webhook (STOP / START).
+
+A callback is one outbound call placed by ``admission_request_place_callback``:
+
+1. the partner facility answers -> ``whisper``: who this is for, "press 1";
+2. ``accept`` (the partner's key) -> ``<Dial>`` the person, with the caller-ID
+   of the helpline and a screen on the person's leg (``<Number url>``);
+3. ``caller_screen``: the person hears a neutral line and presses 1
+   (``caller_accept``); only then are the two connected. An answering
+   machine never presses 1, so it is never bridged to the partner and nothing
+   about treatment is left on it: that is how "no voicemail" is honoured
+   without machine detection (which hangs up on some real people and adds
+   seconds of silence). When voicemail is allowed, a machine gets one short,
+   neutral message and no details;
+4. ``dial_done`` (the ``<Dial action>``) tells the partner how it went;
+5. ``status`` (the partner leg's status callback) finishes the attempt and
+   moves the request on (next partner, another try later, or done).
+
+Every endpoint checks Twilio's signature, is keyed by the attempt id, answers
+a re-sent webhook the same way, and never returns a 500: a fault becomes a
+short spoken apology and a hang-up.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import VoiceResponse
+
+from helpline.admission import services as admission
+from helpline.privacy import caller_hash
+from helpline.voice.security import twilio_webhook
+from routing.vocabulary import SPOKEN_SERVICE_FULL
+
+logger = logging.getLogger(__name__)
+
+# Twilio's standard opt-out / opt-in keywords (Advanced Opt-Out defaults).
+STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
+START_WORDS = frozenset({"START", "YES", "UNSTOP"})
+HELP_WORDS = frozenset({"HELP", "INFO"})
+
+SERVICE_WORDS = SPOKEN_SERVICE_FULL["en"]
+
+
+def _twiml(response: VoiceResponse | MessagingResponse) -> HttpResponse:
+    return HttpResponse(str(response), content_type="text/xml")
+
+
+def _goodbye(text: str) -> HttpResponse:
+    response = VoiceResponse()
+    if text:
+        response.say(text)
+    response.hangup()
+    return _twiml(response)
+
+
+def _url(name: str, attempt_id: int) -> str:
+    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse(f"twilio:{name}", kwargs={"attempt_id": attempt_id})
+
+
+def _never_500(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except Exception:  # noqa: BLE001 - Twilio must always get TwiML, a person may be on the line
+            logger.exception("Callback webhook %s failed", request.path)
+            return _goodbye("Sorry, something went wrong with this call. We will try again. Goodbye.")
+
+    return wrapped
+
+
+@twilio_webhook
+@_never_500
+def whisper(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    """The partner answered: say what the call is about (area, service, language), ask for 1."""
+    attempt = admission.callback_attempt(attempt_id)
+    if attempt is None or not admission.callback_may_continue(attempt):
+        return _goodbye(f"This {settings.HELPLINE_NAME} callback request is no longer active. Goodbye.")
+    req = attempt.admission_request
+    assert req is not None  # noqa: S101 - callback_attempt only returns request legs
+    language = "Spanish" if req.language == "es" else "English"
+    who = "for themselves" if req.for_whom == "myself" else "for someone they care about"
+    text = (
+        f"This is {settings.HELPLINE_NAME} with a callback request: a person in {admission._area(req)} "
+        f"asking {who} about {SERVICE_WORDS.get(req.service, 'treatment')}, in {language}. "
+        "Press 1 to call them now. Press any other key to pass."
+    )
+    response = VoiceResponse()
+    gather = response.gather(
+        num_digits=1, action=_url("callback_accept", attempt_id), method="POST", timeout=8, action_on_empty_result=True
+    )
+    gather.say(text)
+    response.say("No key was pressed. Goodbye.")
+    response.hangup()
+    return _twiml(response)
+
+
+@twilio_webhook
+@_never_500
+def accept(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    """The partner's key: 1 dials the person (screened), anything else passes to the next partner."""
+    attempt = admission.callback_attempt(attempt_id)
+    if attempt is None or not admission.callback_may_continue(attempt):
+        return _goodbye("This callback request is no longer active. Goodbye.")
+    if request.POST.get("Digits", "") != "1":
+        admission.callback_partner_declined(attempt_id=attempt_id)
+        return _goodbye("Understood. We will offer this request to another provider. Goodbye.")
+    admission.callback_partner_accepted(attempt_id=attempt_id)
+    req = attempt.admission_request
+    assert req is not None  # noqa: S101
+    response = VoiceResponse()
+    response.say("Thank you. Calling the person now. Please stay on the line.")
+    dial = response.dial(
+        caller_id=settings.TWILIO_CALLER_ID,
+        timeout=admission.CALLER_RING_SECONDS,
+        action=_url("callback_dial_done", attempt_id),
+        method="POST",
+    )
+    dial.number(req.phone, url=_url("callback_caller_screen", attempt_id), method="POST")
+    return _twiml(response)
+
+
+@twilio_webhook
+@_never_500
+def caller_screen(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    """The person's phone answered. Neutral words (a shared phone, a voicemail); press 1 to connect."""
+    attempt = admission.callback_attempt(attempt_id)
+    if attempt is None or not admission.callback_may_continue(attempt):
+        return _goodbye("")
+    req = attempt.admission_request
+    assert req is not None  # noqa: S101
+    response = VoiceResponse()
+    gather = response.gather(
+        num_digits=1,
+        action=_url("callback_caller_accept", attempt_id),
+        method="POST",
+        timeout=6,
+        action_on_empty_result=False,
+    )
+    name = settings.HELPLINE_NAME
+    if req.language == "es":
+        voice = {"language": "es-MX"}
+        hello = f"Hola. Esta es la llamada que usted pidió a {name}. Marque 1 para conectarse."
+        again = "Marque 1 para conectarse."
+        missed = f"Lo sentimos, no pudimos hablar con usted. Le llamaba {name}. Volveremos a intentarlo. Adiós."
+    else:
+        voice = {"language": "en-US"}
+        hello = f"Hello. This is the call back you asked for from {name}. Press 1 to be connected."
+        again = "Press 1 to be connected."
+        missed = f"Sorry we missed you. This was {name} returning your call. We will try again. Goodbye."
+    gather.say(hello, **voice)
+    gather.pause(length=1)
+    gather.say(again, **voice)
+    if req.allow_voicemail:
+        response.say(missed, **voice)
+    response.hangup()
+    return _twiml(response)
+
+
+@twilio_webhook
+@_never_500
+def caller_accept(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    """The person pressed a key: 1 bridges them to the partner (an empty response ends the screen)."""
+    if request.POST.get("Digits", "") != "1":
+        return _goodbye("Goodbye.")
+    if not admission.callback_connected(attempt_id=attempt_id):
+        return _goodbye("Sorry, this call can no longer be connected. Goodbye.")
+    response = VoiceResponse()
+    response.say("Connecting you now.")
+    return _twiml(response)
+
+
+@twilio_webhook
+@_never_500
+def dial_done(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    """The person's leg ended; tell the partner, who is still on the line, what happened."""
+    try:
+        seconds = int(request.POST.get("DialCallDuration") or 0)
+    except ValueError:
+        seconds = 0
+    admission.callback_dial_finished(attempt_id=attempt_id, talk_seconds=seconds)
+    attempt = admission.callback_attempt(attempt_id)
+    req = attempt.admission_request if attempt is not None else None
+    if attempt is not None and req is not None:
+        if req.status == admission.Status.CONNECTED and req.facility_id == attempt.facility_id:
+            return _goodbye("")
+    return _goodbye("We could not reach the person. We will try again later. Thank you. Goodbye.")
+
+
+@twilio_webhook
+@_never_500
+def status(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    """Status callback of the partner leg. Always 204: a stale or repeated event changes nothing."""
+    call_status = request.POST.get("CallStatus", "")
+    if call_status in ("completed", "busy", "no-answer", "failed", "canceled"):
+        admission.callback_leg_ended(attempt_id=attempt_id, call_status=call_status)
+    return HttpResponse(status=204)
+
+
+@twilio_webhook
+def sms_incoming(request: HttpRequest) -> HttpResponse:
+    """Inbound texts: STOP withdraws and blocks the number; START lifts the block; HELP explains.
+
+    Twilio itself answers the standard keywords and blocks further texts from
+    our number; we record the withdrawal so no task calls the person either.
+    """
+    body = " ".join((request.POST.get("Body") or "").split()).upper()
+    word = body.split(" ", 1)[0].strip(".!") if body else ""
+    phone_hash = caller_hash(request.POST.get("From", ""))
+    response = MessagingResponse()
+    try:
+        if word in STOP_WORDS or request.POST.get("OptOutType") == "STOP":
+            admission.admission_request_withdraw(phone_hash=phone_hash, source="sms-stop")
+        elif word in START_WORDS or request.POST.get("OptOutType") == "START":
+            admission.contact_block_remove(phone_hash=phone_hash)
+        elif word in HELP_WORDS:
+            pass  # Twilio sends its standard HELP reply
+        else:
+            response.message(
+                f"This number cannot read replies. To talk to someone, call {settings.HELPLINE_NAME} "
+                f"at {settings.TWILIO_CALLER_ID}. In danger now, call 911. Reply STOP to stop texts."
+            )
+    except Exception:  # noqa: BLE001 - log and answer; Twilio re-sends on error and STOP is idempotent
+        logger.exception("Inbound SMS handling failed")
+        return HttpResponse(str(response), content_type="text/xml", status=500)
+    return _twiml(response)

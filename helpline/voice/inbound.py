@@ -1,0 +1,571 @@
+"""Twilio voice webhooks: the IVR, the dial legs with their whisper, failover and status callbacks.
+
+Views are thin: they read Twilio's parameters, call ``helpline.calls.services`` (with the
+call row locked) and answer TwiML. Every one of them is wrapped so that any
+fault ends in the fallback TwiML (the default 24/7 line) and never in a 500:
+a person who may be in crisis is on the line. State that must survive between
+webhooks lives on the ``Call`` row or in the signed URL (``try``/``attempt``).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from twilio.twiml.voice_response import VoiceResponse
+
+from helpline.calls import services as calls
+from helpline.models import Call, DialAttempt
+from helpline.privacy import redact
+from helpline.voice.security import is_valid_twilio_request, twilio_webhook
+from routing.vocabulary import SPOKEN_SERVICE
+
+logger = logging.getLogger(__name__)
+
+TWIML_CONTENT_TYPE = "text/xml; charset=utf-8"
+SIMULATION_PARAM = "ClearlineSimulated"  # only requests signed with our auth token can carry it
+SAY_LANGUAGE = {"en": "en-US", "es": "es-MX"}
+SERVICE_DIGITS = {"1": "detox", "2": "residential", "3": "outpatient", "4": "mat", "5": "unsure"}
+MENU_TRIES = 2  # a menu is asked at most twice, then a sensible default
+GREETING_TIMEOUT = 4
+MENU_TIMEOUT = 6
+ZIP_TIMEOUT = 8
+WHISPER_TIMEOUT = 6
+
+PROMPTS: dict[str, dict[str, str]] = {
+    "en": {
+        "service_menu": (
+            "What kind of help are you looking for? For detox, press 1. For residential treatment, press 2. "
+            "For outpatient treatment, press 3. For medication-assisted treatment, press 4. "
+            "If you are not sure, press 5. For the crisis line, press 9."
+        ),
+        "sorry": "Sorry, I didn't get that.",
+        "unsure_default": "No problem. We will connect you with a provider who can help you decide.",
+        "zip_ask": "To find help near you, please enter your 5-digit ZIP code.",
+        "zip_retry": "Sorry, that ZIP code was not recognized. Please enter your 5-digit ZIP code.",
+        "zip_unknown": "No problem. We will find someone who can help.",
+        "connecting": "Thank you. Connecting you with a treatment provider now. Please stay on the line.",
+        "next": "That provider is not available. Trying another one now. Please stay on the line.",
+        "crisis": "Connecting you to the 988 Suicide and Crisis Lifeline.",
+        "fallback": (
+            "We could not reach a treatment provider right now. Connecting you to the {name}, "
+            "free, confidential and open 24 hours."
+        ),
+        # Played after the default line's <Dial> ends, however it ended (answered and done, or no answer).
+        "fallback_failed": (
+            "If you still need help, please call {number} at any time, or dial 9 8 8 if you are in crisis. Goodbye."
+        ),
+        "goodbye": "Thank you for calling. Take care. Goodbye.",
+    },
+    "es": {
+        "service_menu": (
+            "¿Qué tipo de ayuda busca? Para desintoxicación, oprima 1. Para tratamiento residencial, oprima 2. "
+            "Para tratamiento ambulatorio, oprima 3. Para tratamiento asistido con medicamentos, oprima 4. "
+            "Si no está seguro, oprima 5. Para la línea de crisis, oprima 9."
+        ),
+        "sorry": "Disculpe, no le entendí.",
+        "unsure_default": "No se preocupe. Le comunicaremos con un proveedor que puede ayudarle a decidir.",
+        "zip_ask": "Para encontrar ayuda cerca de usted, marque su código postal de 5 dígitos.",
+        "zip_retry": "Disculpe, no reconocimos ese código postal. Marque su código postal de 5 dígitos.",
+        "zip_unknown": "No se preocupe. Buscaremos a alguien que pueda ayudarle.",
+        "connecting": "Gracias. Le estamos comunicando con un proveedor de tratamiento. Por favor, no cuelgue.",
+        "next": "Ese proveedor no está disponible. Intentamos con otro. Por favor, no cuelgue.",
+        "crisis": "Le comunicamos con la Línea 988 de Prevención del Suicidio y Crisis.",
+        "fallback": (
+            "No pudimos comunicarnos con un proveedor en este momento. Le comunicamos con la {name}, "
+            "gratuita, confidencial y disponible las 24 horas."
+        ),
+        "fallback_failed": (
+            "Si todavía necesita ayuda, llame al {number} a cualquier hora, o marque 9 8 8 si está en crisis. Adiós."
+        ),
+        "goodbye": "Gracias por llamar. Cuídese. Adiós.",
+    },
+}
+
+
+# --- TwiML helpers ---------------------------------------------------------------------------------------
+
+
+def twiml(response: VoiceResponse) -> HttpResponse:
+    return HttpResponse(str(response), content_type=TWIML_CONTENT_TYPE)
+
+
+def public(name: str, **query: object) -> str:
+    """Absolute URL Twilio requests next (and signs), built on PUBLIC_BASE_URL, never the Host header."""
+    url = settings.PUBLIC_BASE_URL.rstrip("/") + reverse(f"twilio:{name}")
+    if query:
+        url += "?" + "&".join(f"{k}={v}" for k, v in query.items())
+    return url
+
+
+def spoken_number(e164: str) -> str:
+    digits = re.sub(r"\D", "", e164)
+    if len(digits) == 11 and digits.startswith("1"):
+        return f"1 {digits[1:4]} {digits[4:7]} {digits[7:]}"
+    return " ".join(digits)
+
+
+def say(node: Any, text: str, language: str) -> None:
+    node.say(text, language=SAY_LANGUAGE.get(language, "en-US"))
+
+
+def prompt(language: str, key: str) -> str:
+    return PROMPTS.get(language, PROMPTS["en"])[key]
+
+
+def fallback_response(*, language: str | None, preface: str = "") -> VoiceResponse:
+    """Dial the default 24/7 line; bilingual when we do not know the caller's language (a fault)."""
+    response = VoiceResponse()
+    languages = [language] if language in PROMPTS else ["en", "es"]
+    if preface and language:
+        say(response, preface, language)
+    for lang in languages:
+        say(response, prompt(lang, "fallback").format(name=settings.FALLBACK_LINE_NAME), lang)
+    response.dial(settings.FALLBACK_LINE, timeout=30)
+    for lang in languages:
+        say(response, prompt(lang, "fallback_failed").format(number=spoken_number(settings.FALLBACK_LINE)), lang)
+    return response
+
+
+def crisis_response(*, language: str) -> VoiceResponse:
+    """988; its Dial action sends the caller on to the default line only if 988 did not connect."""
+    response = VoiceResponse()
+    say(response, prompt(language, "crisis"), language)
+    response.dial(settings.CRISIS_LINE, timeout=30, action=public("crisis_result", lang=language), method="POST")
+    return response
+
+
+def greeting_twiml(*, call: Call) -> str:
+    listing = call.listing_facility.name if call.listing_facility is not None else ""
+    return _greeting_xml(listing, settings.HELPLINE_NAME, settings.PUBLIC_BASE_URL)
+
+
+@functools.lru_cache(maxsize=512)
+def _greeting_xml(listing: str, helpline_name: str, base_url: str) -> str:
+    """The greeting is the same for every caller of a number: built once per process (the hot path)."""
+    return str(greeting_response(listing=listing, helpline_name=helpline_name))
+
+
+def greeting_response(*, listing: str, helpline_name: str) -> VoiceResponse:
+    response = VoiceResponse()
+    gather = response.gather(num_digits=1, timeout=GREETING_TIMEOUT, action=public("greeting"), method="POST")
+    intro = f"Thank you for calling {helpline_name}."
+    if listing:
+        intro = f"Thank you for calling {listing}, through {helpline_name}."
+    say(
+        gather,
+        f"{intro} This helpline is free and confidential. Calls are answered by treatment providers who pay "
+        "to advertise with this helpline. If this is an emergency, hang up and dial 9 1 1. "
+        "For the suicide and crisis line, press 9.",
+        "en",
+    )
+    say(gather, "Para español, oprima 2.", "es")
+    response.redirect(public("greeting"), method="POST")
+    return response
+
+
+def service_menu_response(*, call: Call, attempt: int, preface: str = "") -> VoiceResponse:
+    response = VoiceResponse()
+    action = public("service", **{"try": attempt})
+    gather = response.gather(num_digits=1, timeout=MENU_TIMEOUT, action=action, method="POST")
+    if preface:
+        say(gather, preface, call.language)
+    say(gather, prompt(call.language, "service_menu"), call.language)
+    response.redirect(action, method="POST")
+    return response
+
+
+def zip_response(*, call: Call, attempt: int, preface: str = "") -> VoiceResponse:
+    response = VoiceResponse()
+    action = public("zip", **{"try": attempt})
+    gather = response.gather(num_digits=5, finish_on_key="#", timeout=ZIP_TIMEOUT, action=action, method="POST")
+    if preface:
+        say(gather, preface, call.language)
+    say(gather, prompt(call.language, "zip_ask" if attempt == 1 else "zip_retry"), call.language)
+    response.redirect(action, method="POST")
+    return response
+
+
+def dial_response(*, call: Call, attempt: DialAttempt, preface: str = "") -> VoiceResponse:
+    """Ring one partner leg; the partner hears the whisper first and must press 1."""
+    response = VoiceResponse()
+    if preface:
+        say(response, preface, call.language)
+    say(response, prompt(call.language, "connecting" if attempt.sequence == 1 else "next"), call.language)
+    now = timezone.now()
+    left = settings.CALL_ROUTING_DEADLINE_SECONDS - (now - (call.routing_started_at or now)).total_seconds()
+    ring = int(max(5, min(settings.DIAL_RING_TIMEOUT_SECONDS, left)))
+    dial = response.dial(
+        answer_on_bridge=True,
+        timeout=ring,
+        action=public("dial_result", attempt=attempt.pk),
+        method="POST",
+        caller_id=call.to_number or settings.TWILIO_CALLER_ID,  # the partner never sees the caller's number
+    )
+    dial.number(
+        str(attempt.facility.phone),
+        url=public("whisper", attempt=attempt.pk),
+        method="POST",
+        status_callback=public("status", attempt=attempt.pk),
+        status_callback_event="initiated ringing answered completed",
+        status_callback_method="POST",
+    )
+    return response
+
+
+def after_call_response(*, call: Call) -> VoiceResponse:
+    """What the caller hears when the call is already settled (replays, a leg that just ended)."""
+    if call.status == Call.Status.FALLBACK:
+        return fallback_response(language=call.language)
+    if call.status == Call.Status.CRISIS:
+        return crisis_response(language=call.language)
+    response = VoiceResponse()
+    if call.status == Call.Status.COMPLETED:
+        say(response, prompt(call.language, "goodbye"), call.language)
+    response.hangup()
+    return response
+
+
+def whisper_text(*, call: Call, attempt: DialAttempt) -> str:
+    """What the partner hears: a helpline call, the service, the caller's area. Never a number or a name."""
+    service = SPOKEN_SERVICE["en"].get(call.service or "unsure", "treatment")
+    area = call.caller_area if call.location_source != "unknown" and call.caller_area else "an unknown area"
+    parts = [f"This is a {settings.HELPLINE_NAME} helpline call."]
+    if call.listing_facility_id is not None and attempt.facility_id == call.listing_facility_id:
+        parts.append(f"It came from your listing for {attempt.facility.name}.")
+    elif call.listing_facility_id is not None:
+        listing_tried = call.attempts.filter(facility_id=call.listing_facility_id).exists()
+        why = "did not answer" if listing_tried else "is closed right now"
+        parts.append(f"The caller dialed the listing of another facility, which {why}.")
+    parts.append(f"The caller is looking for {service}, calling from {area}.")
+    if call.language == "es":
+        parts.append("The caller prefers Spanish.")
+    parts.append("Press 1 to accept this call.")
+    return " ".join(parts)
+
+
+# --- The views ----------------------------------------------------------------------------------------
+
+
+class NoCallSid(Exception):
+    """A signed request without a CallSid: nothing to record it under (a call row keyed "" would be shared)."""
+
+
+def _call_sid(request: HttpRequest) -> str:
+    sid = request.POST.get("CallSid", "").strip()
+    if not sid:
+        raise NoCallSid
+    return sid
+
+
+def voice_webhook(view: Callable[[HttpRequest], HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signature check first (403, nothing written); then any fault → fallback TwiML with a 200."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest) -> HttpResponse:
+        try:
+            return view(request)
+        except NoCallSid:
+            logger.warning("Voice webhook %s without a CallSid; served the fallback line", request.path)
+            return twiml(fallback_response(language=None))
+        except Exception as exc:  # noqa: BLE001 - the caller must reach a human whatever broke
+            # Redacted (the logging filter strips numbers too): no caller data in the logs.
+            logger.error(
+                "Voice webhook %s failed (%s); served the fallback line.\n%s",
+                request.path,
+                type(exc).__name__,
+                redact(traceback.format_exc()),
+            )
+            return twiml(fallback_response(language=None))
+
+    return twilio_webhook(wrapped)
+
+
+def _digits(request: HttpRequest) -> str:
+    return request.POST.get("Digits", "").strip()
+
+
+def _try(request: HttpRequest) -> int:
+    raw = request.GET.get("try", "1")
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= MENU_TRIES else MENU_TRIES
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def _locked_call(request: HttpRequest) -> Call:
+    sid = _call_sid(request)
+    call = calls.call_locked(call_sid=sid)
+    if call is None:
+        # A menu step for a call we never recorded (the incoming webhook failed): record it now.
+        p = request.POST
+        calls.call_record_incoming(
+            call_sid=sid,
+            to_number=p.get("To", ""),
+            caller_number=p.get("From", ""),
+            is_test=p.get(SIMULATION_PARAM) == "true",
+            now=timezone.now(),
+        )
+        call = calls.call_locked(call_sid=sid)
+        assert call is not None  # noqa: S101 - just created
+    return call
+
+
+@voice_webhook
+def incoming(request: HttpRequest) -> HttpResponse:
+    """Voice URL of every helpline number: record the call once, greet, offer crisis line and Spanish."""
+    p = request.POST
+    call = calls.call_record_incoming(
+        call_sid=_call_sid(request),
+        to_number=p.get("To", ""),
+        caller_number=p.get("From", ""),
+        is_test=p.get(SIMULATION_PARAM) == "true",
+        now=timezone.now(),
+    )
+    return HttpResponse(greeting_twiml(call=call), content_type=TWIML_CONTENT_TYPE)
+
+
+@voice_webhook
+def greeting(request: HttpRequest) -> HttpResponse:
+    """After the greeting: 9 → crisis line, 2 → Spanish, anything else or nothing → English."""
+    digits = _digits(request)
+    now = timezone.now()
+    with transaction.atomic():
+        call = _locked_call(request)
+        if call.status in calls.TERMINAL_STATUSES:
+            return twiml(after_call_response(call=call))
+        if digits == "9":
+            calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status="crisis", now=now)
+            calls.call_send_to_crisis(call=call, now=now)
+            return twiml(crisis_response(language=call.language))
+        language = "es" if digits == "2" else "en"
+        calls.call_set_language(call=call, language=language)
+        calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status=f"language:{language}", now=now)
+        return twiml(service_menu_response(call=call, attempt=1))
+
+
+@voice_webhook
+def service(request: HttpRequest) -> HttpResponse:
+    """Service menu: one repeat on no/invalid input, then "not sure" (never silence, never a loop)."""
+    digits = _digits(request)
+    attempt = _try(request)
+    now = timezone.now()
+    with transaction.atomic():
+        call = _locked_call(request)
+        if call.status in calls.TERMINAL_STATUSES or call.routing_decision_id is not None:
+            return _continue(call=call, now=now)
+        if digits == "9":
+            calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status="crisis", now=now)
+            calls.call_send_to_crisis(call=call, now=now)
+            return twiml(crisis_response(language=call.language))
+        chosen = SERVICE_DIGITS.get(digits)
+        preface = ""
+        if chosen is None:
+            what = "invalid" if digits else "no-input"
+            calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status=f"service-{what}-{attempt}", now=now)
+            if attempt < MENU_TRIES:
+                return twiml(
+                    service_menu_response(call=call, attempt=attempt + 1, preface=prompt(call.language, "sorry"))
+                )
+            chosen, preface = "unsure", prompt(call.language, "unsure_default")
+        calls.call_set_service(call=call, service=chosen)
+        calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status=f"service:{chosen}", now=now)
+        if call.location_source == "unknown" and call.zip_attempts == 0:
+            from routing.location import resolve_location
+
+            p = request.POST
+            location = resolve_location(
+                twilio_zip=p.get("FromZip", ""), twilio_state=p.get("FromState", ""), caller_number=p.get("From", "")
+            )
+            if not location.is_known:
+                return twiml(zip_response(call=call, attempt=1, preface=preface))
+            calls.call_set_location(call=call, location=location)
+        return _route_and_dial(call=call, now=now, preface=preface)
+
+
+@voice_webhook
+def zip_code(request: HttpRequest) -> HttpResponse:
+    """Asked only when Twilio and the area code could not place the caller: one retry, then unknown."""
+    from routing.location import resolve_location
+
+    digits = _digits(request)
+    attempt = _try(request)
+    now = timezone.now()
+    with transaction.atomic():
+        call = _locked_call(request)
+        if call.status in calls.TERMINAL_STATUSES or call.routing_decision_id is not None:
+            return _continue(call=call, now=now)
+        # Exactly five keys: routing pads short ZIPs with leading zeros, right for typed text, wrong for a keypad.
+        location = resolve_location(given_zip=digits) if len(digits) == 5 and digits.isdigit() else None
+        calls.call_note_zip_attempt(call=call)
+        if location is not None and location.source == "zip":
+            calls.call_set_location(call=call, location=location)
+            calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status="zip:given", now=now)
+            return _route_and_dial(call=call, now=now)
+        what = "invalid" if digits else "no-input"
+        calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status=f"zip-{what}-{attempt}", now=now)
+        if attempt < MENU_TRIES:
+            return twiml(zip_response(call=call, attempt=attempt + 1))
+        calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status="zip:unknown", now=now)
+        return _route_and_dial(call=call, now=now, preface=prompt(call.language, "zip_unknown"))
+
+
+def _route_and_dial(*, call: Call, now: Any, preface: str = "") -> HttpResponse:
+    calls.call_route(call=call, now=now)
+    return _continue(call=call, now=now, preface=preface)
+
+
+def _continue(*, call: Call, now: Any, preface: str = "") -> HttpResponse:
+    """The next step for a routed call: the live leg, the next partner, or the fallback line."""
+    if call.status in calls.TERMINAL_STATUSES:
+        return twiml(after_call_response(call=call))
+    if call.routing_decision_id is None:
+        return twiml(service_menu_response(call=call, attempt=1))
+    attempt = calls.call_next_attempt(call=call, now=now)
+    if attempt is None:
+        call.refresh_from_db()
+        if call.status == Call.Status.FALLBACK:
+            return twiml(fallback_response(language=call.language, preface=preface))
+        return twiml(after_call_response(call=call))
+    return twiml(dial_response(call=call, attempt=attempt, preface=preface))
+
+
+@voice_webhook
+def dial_result(request: HttpRequest) -> HttpResponse:
+    """Dial action: the leg ended. Accepted → goodbye; otherwise the next partner; caller gone → stop."""
+    p = request.POST
+    now = timezone.now()
+    with transaction.atomic():
+        call = _locked_call(request)
+        attempt = calls.attempt_for(call=call, attempt_id=request.GET.get("attempt"))
+        if attempt is not None:
+            attempt.call = call
+            calls.attempt_finish(
+                attempt=attempt,
+                dial_status=p.get("DialCallStatus", ""),
+                duration_seconds=_int(p.get("DialCallDuration")) or 0,
+                dial_call_sid=p.get("DialCallSid", ""),
+                now=now,
+            )
+        if p.get("CallStatus", "") in calls.TWILIO_FINAL:
+            calls.call_caller_gone(call=call, now=now)
+            response = VoiceResponse()
+            response.hangup()
+            return twiml(response)
+        call.refresh_from_db()
+        return _continue(call=call, now=now)
+
+
+def _attempt_for_leg(request: HttpRequest) -> DialAttempt | None:
+    attempt_id = request.GET.get("attempt", "")
+    if not attempt_id.isdigit():
+        return None
+    qs = DialAttempt.objects.select_related("call", "partner", "facility").filter(pk=int(attempt_id))
+    parent = request.POST.get("ParentCallSid", "")
+    if parent:
+        qs = qs.filter(call__call_sid=parent)
+    return qs.first()
+
+
+def _partner_hangup(text: str) -> HttpResponse:
+    response = VoiceResponse()
+    response.say(text, language="en-US")
+    response.hangup()
+    return twiml(response)
+
+
+@voice_webhook
+def whisper(request: HttpRequest) -> HttpResponse:
+    """Played to the partner when they pick up, before the caller is bridged: press 1 to accept."""
+    attempt = _attempt_for_leg(request)
+    if attempt is None or attempt.call is None or attempt.outcome not in calls.LIVE_OUTCOMES:
+        return _partner_hangup("This call is no longer available. Goodbye.")
+    calls.attempt_mark_answered(attempt=attempt, dial_call_sid=request.POST.get("CallSid", ""), now=timezone.now())
+    response = VoiceResponse()
+    gather = response.gather(
+        num_digits=1, timeout=WHISPER_TIMEOUT, action=public("whisper_choice", attempt=attempt.pk), method="POST"
+    )
+    gather.say(whisper_text(call=attempt.call, attempt=attempt), language="en-US")
+    response.say("No key was pressed, so the caller will be offered to another provider. Goodbye.", language="en-US")
+    response.hangup()
+    return twiml(response)
+
+
+@voice_webhook
+def whisper_choice(request: HttpRequest) -> HttpResponse:
+    """1 → bridge (an empty response ends the whisper); anything else → hang up the partner leg."""
+    attempt = _attempt_for_leg(request)
+    if attempt is None or attempt.call is None:
+        return _partner_hangup("This call is no longer available. Goodbye.")
+    now = timezone.now()
+    with transaction.atomic():
+        call = calls.call_locked(call_sid=attempt.call.call_sid)
+        attempt.call = call
+        if _digits(request) != "1":
+            calls.call_log_event(
+                call=call, sid=call.call_sid if call else "", kind="whisper", status=f"declined-{attempt.pk}", now=now
+            )
+            return _partner_hangup("Call declined. Goodbye.")
+        if calls.attempt_accept(attempt=attempt, now=now):
+            response = VoiceResponse()
+            response.say("Connecting you now.", language="en-US")
+            return twiml(response)
+    return _partner_hangup("Sorry, the caller is no longer on the line. Goodbye.")
+
+
+@voice_webhook
+def crisis_result(request: HttpRequest) -> HttpResponse:
+    """After the 988 leg: done if it connected, otherwise the default 24/7 line (no database needed)."""
+    language = request.GET.get("lang", "en")
+    language = language if language in PROMPTS else "en"
+    if request.POST.get("DialCallStatus") == "completed" or request.POST.get("CallStatus") in calls.TWILIO_FINAL:
+        response = VoiceResponse()
+        response.hangup()
+        return twiml(response)
+    return twiml(fallback_response(language=language))
+
+
+@voice_webhook
+def status(request: HttpRequest) -> HttpResponse:
+    """Status callbacks of the caller's leg and of partner legs: stored once, applied forward only."""
+    p = request.POST
+    if not p.get("CallSid", "").strip():
+        return HttpResponse(status=204)  # nothing to key it by: stored nowhere, changes nothing
+    with transaction.atomic():
+        calls.call_apply_status(
+            call_sid=p.get("CallSid", ""),
+            call_status=p.get("CallStatus", ""),
+            parent_call_sid=p.get("ParentCallSid", ""),
+            attempt_id=request.GET.get("attempt"),
+            sequence_number=_int(p.get("SequenceNumber")),
+            duration_seconds=_int(p.get("CallDuration")),
+            now=timezone.now(),
+        )
+    return HttpResponse(status=204)
+
+
+@csrf_exempt
+def fallback(request: HttpRequest) -> HttpResponse:
+    """Twilio's Fallback URL, used when our Voice URL fails: static TwiML, no database, no 403.
+
+    The signature is checked (it needs no database) but only logged: this
+    answer reveals nothing and dials only a public helpline, and refusing it
+    (say, after a misconfigured PUBLIC_BASE_URL) would leave a caller in silence.
+    """
+    try:
+        if not is_valid_twilio_request(request):
+            logger.warning("Fallback TwiML served to a request without a valid Twilio signature")
+    except Exception:  # noqa: BLE001, S110 - never let the check itself fail the last line of defence
+        pass
+    return twiml(fallback_response(language=None))

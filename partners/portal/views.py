@@ -1,0 +1,589 @@
+"""Partner portal views: a partner's own calls, requests, billing, disputes, webhooks and settings.
+
+Every view resolves the partner from the logged-in user's membership and
+reads through ``partners.selectors`` scoped to that partner; an object of
+another partner is a 404. Views that take an object id declare the model with
+``@owned(Model)`` so the isolation test can find every such URL by walking the
+URL conf.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Model
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from helpline.audit import audit_record
+from helpline.models import AdmissionRequest
+from helpline.privacy import csv_safe, mask_phone
+from partners import selectors
+from partners.billing.invoices import dollars, invoice_csv, invoice_pdf
+from partners.directory import services
+from partners.models import BillingDecision, Dispute, Facility, Invoice, LedgerEntry, OpeningHours, Partner
+
+PAGE_SIZE = 50
+
+
+# --- access ------------------------------------------------------------------------
+
+
+def partner_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """Login required; attaches ``request.partner``. Staff without a membership go to the staff reports."""
+
+    @login_required
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        partner = selectors.partner_for_user(request.user)
+        if partner is None:
+            if request.user.is_staff:
+                return redirect("portal:staff_reports")
+            raise PermissionDenied("This account is not linked to a partner.")
+        request.partner = partner  # type: ignore[attr-defined]
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def owned(model: type[Model]) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
+    """Marks the model a view's URL id refers to (read by the isolation test)."""
+
+    def mark(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+        view.portal_model = model  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+class RangeForm(forms.Form):
+    since = forms.DateField(required=False, input_formats=["%Y-%m-%d"], widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, input_formats=["%Y-%m-%d"], widget=forms.DateInput(attrs={"type": "date"}))
+    billable = forms.ChoiceField(required=False, choices=[("", "All"), ("yes", "Billable"), ("no", "Not billable")])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise ValidationError("The start date is after the end date.")
+        return data
+
+
+def _range(request: HttpRequest) -> tuple[RangeForm, dict[str, Any]]:
+    form = RangeForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        return form, form.cleaned_data
+    return form, {}
+
+
+def _billable_filter(value: str | None) -> bool | None:
+    return {"yes": True, "no": False}.get(value or "")
+
+
+def _csv(filename: str, header: list[str], rows: Iterable[Iterable[Any]]) -> StreamingHttpResponse:
+    """Stream a CSV; every cell goes through ``csv_safe`` so formulas are inert in spreadsheets."""
+
+    class Echo:
+        def write(self, value: str) -> str:
+            return value
+
+    writer = csv.writer(Echo())
+
+    def generate() -> Iterator[str]:
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow([csv_safe(cell) for cell in row])
+
+    response = StreamingHttpResponse(generate(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _masked_number(record: BillingDecision) -> str:
+    if record.call is not None:
+        return mask_phone(record.call.caller_number or "")
+    if record.admission_request is not None:
+        return mask_phone(record.admission_request.phone or "")
+    return "unknown"
+
+
+# --- dashboard ---------------------------------------------------------------------
+
+CHART_W, CHART_H, CHART_PAD = 720, 220, 28
+
+
+def _chart(stats: selectors.Dashboard) -> dict[str, Any]:
+    """Bar geometry for the inline SVG (computed here so the template only places rectangles)."""
+    n = len(stats.days)
+    slot = (CHART_W - 2 * CHART_PAD) / max(n, 1)
+    scale = (CHART_H - CHART_PAD) / stats.max_per_day
+    bars = []
+    for i, day in enumerate(stats.days):
+        x = CHART_PAD + i * slot
+        offered_h = day.offered * scale
+        billable_h = day.billable * scale
+        bars.append(
+            {
+                "day": day,
+                "x": round(x + slot * 0.1, 1),
+                "w": round(slot * 0.8, 1),
+                "offered_y": round(CHART_H - CHART_PAD - offered_h + 4, 1),
+                "offered_h": round(offered_h, 1),
+                "billable_y": round(CHART_H - CHART_PAD - billable_h + 4, 1),
+                "billable_h": round(billable_h, 1),
+                "label": i % 5 == 0 or i == n - 1,
+                "label_x": round(x + slot / 2, 1),
+            }
+        )
+    return {
+        "w": CHART_W,
+        "h": CHART_H,
+        "pad": CHART_PAD,
+        "base_y": CHART_H - CHART_PAD + 4,
+        "bars": bars,
+        "max": stats.max_per_day,
+        "answer_pct": round(stats.answer_rate * 100) if stats.answer_rate is not None else None,
+        "budget_pct": min(round(stats.budget_used * 100), 100) if stats.budget_used is not None else None,
+        "budget_over": stats.budget_used is not None and stats.budget_used >= 1,
+    }
+
+
+@partner_view
+def dashboard(request: HttpRequest) -> HttpResponse:
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    stats = selectors.dashboard(partner=partner)
+    return render(
+        request,
+        "portal/dashboard.html",
+        {
+            "partner": partner,
+            "stats": stats,
+            "chart": _chart(stats),
+            "spend": dollars(stats.spend_cents),
+            "budget": dollars(stats.budget_cents) if stats.budget_cents else None,
+        },
+    )
+
+
+# --- calls -------------------------------------------------------------------------
+
+
+@partner_view
+def calls(request: HttpRequest) -> HttpResponse:
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    form, data = _range(request)
+    qs = selectors.call_records(
+        partner=partner,
+        since=data.get("since"),
+        until=data.get("until"),
+        billable=_billable_filter(data.get("billable")),
+    )
+    page = selectors.keyset_page(qs, cursor=request.GET.get("before"), time_field="occurred_at", size=PAGE_SIZE)
+    rows = [(r, _masked_number(r)) for r in page.rows]
+    query = request.GET.copy()
+    query.pop("before", None)
+    return render(
+        request,
+        "portal/calls.html",
+        {"partner": partner, "form": form, "rows": rows, "page": page, "query": query.urlencode()},
+    )
+
+
+def _call_rows(records: Iterable[BillingDecision]) -> Iterator[list[Any]]:
+    for r in records:
+        yield [
+            r.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+            r.get_kind_display(),
+            r.service,
+            r.caller_area,
+            _masked_number(r),
+            r.outcome,
+            r.talk_seconds,
+            "yes" if r.billable else "no",
+            r.get_reason_display(),
+            dollars(r.price_cents) if r.billable else "",
+        ]
+
+
+@partner_view
+def calls_export(request: HttpRequest) -> StreamingHttpResponse:
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    _form, data = _range(request)
+    qs = selectors.call_records(
+        partner=partner,
+        since=data.get("since"),
+        until=data.get("until"),
+        billable=_billable_filter(data.get("billable")),
+    )
+    header = ["started_utc", "kind", "service", "caller_area", "caller", "outcome", "talk_seconds", "billable",
+              "why", "price_usd"]  # fmt: skip
+    # A bulk copy of caller data (masked numbers, areas) leaves the system: audit it like a view.
+    audit_record(request=request, where="portal", action="export", obj=partner, fields=["calls", "caller (masked)"])
+    return _csv(f"calls-{partner.slug}.csv", header, _call_rows(qs.iterator(chunk_size=2000)))
+
+
+class DisputeForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000, strip=True)
+
+
+@owned(BillingDecision)
+@partner_view
+@require_http_methods(["GET", "POST"])
+def call_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    record = get_object_or_404(selectors.call_records(partner=partner), pk=pk)
+    charge: LedgerEntry | None = getattr(record, "ledger_entry", None)
+    form = DisputeForm(request.POST or None)
+    if request.method == "POST":
+        if charge is None:
+            raise Http404("Only billed calls can be disputed.")
+        if form.is_valid():
+            try:
+                services.dispute_open(partner=partner, charge_id=charge.pk, reason=form.cleaned_data["reason"],
+                                      by=request.user)  # fmt: skip
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, "Dispute sent. Our staff will review it.")
+                return redirect("portal:call_detail", pk=record.pk)
+    audit_record(request=request, where="portal", action="view", obj=record.call or record.admission_request or record,
+                 fields=["caller_number_masked"])  # fmt: skip
+    history = list(selectors.disputes(partner=partner).filter(charge=charge)) if charge else []
+    return render(
+        request,
+        "portal/call_detail.html",
+        {
+            "partner": partner,
+            "r": record,
+            "masked": _masked_number(record),
+            "charge": charge,
+            "form": form,
+            "history": history,
+            "can_dispute": charge is not None and not any(d.status in ("open", "approved") for d in history),
+        },
+    )
+
+
+# --- admission requests -------------------------------------------------------------
+
+
+@partner_view
+def requests_list(request: HttpRequest) -> HttpResponse:
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    form, data = _range(request)
+    qs = selectors.admission_requests(partner=partner, since=data.get("since"), until=data.get("until"))
+    page = selectors.keyset_page(qs, cursor=request.GET.get("before"), time_field="created_at", size=PAGE_SIZE)
+    query = request.GET.copy()
+    query.pop("before", None)
+    return render(
+        request,
+        "portal/requests.html",
+        {"partner": partner, "form": form, "page": page, "query": query.urlencode()},
+    )
+
+
+@partner_view
+def requests_export(request: HttpRequest) -> StreamingHttpResponse:
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    _form, data = _range(request)
+    qs = selectors.admission_requests(partner=partner, since=data.get("since"), until=data.get("until"))
+    rows = (
+        [
+            r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            str(r.public_id),
+            r.get_status_display(),
+            r.service,
+            r.state,
+            r.zip_code[:3] + "xx" if r.zip_code else "",
+            r.get_callback_when_display(),
+            r.facility.name if r.facility else "",
+        ]
+        for r in qs.iterator(chunk_size=2000)
+    )
+    header = ["created_utc", "request_id", "status", "service", "state", "zip_area", "callback", "facility"]
+    audit_record(request=request, where="portal", action="export", obj=partner, fields=["admission_requests"])
+    return _csv(f"requests-{partner.slug}.csv", header, rows)
+
+
+@owned(AdmissionRequest)
+@partner_view
+def request_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    req = get_object_or_404(selectors.admission_requests(partner=partner), public_id=public_id)
+    withdrawn = req.status == AdmissionRequest.Status.WITHDRAWN or req.withdrawn_at is not None
+    purged = req.purged_at is not None
+    shown = [] if (withdrawn or purged) else ["first_name", "phone"]
+    audit_record(request=request, where="portal", action="view", obj=req, fields=shown)
+    return render(
+        request,
+        "portal/request_detail.html",
+        {
+            "partner": partner,
+            "req": req,
+            "withdrawn": withdrawn,
+            "purged": purged,
+            "changes": list(req.status_changes.order_by("at", "id")),
+        },
+    )
+
+
+# --- billing: ledger, invoices, disputes -----------------------------------------------
+
+
+@partner_view
+def ledger(request: HttpRequest) -> HttpResponse:
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    form, data = _range(request)
+    qs = selectors.ledger_entries(partner=partner, since=data.get("since"), until=data.get("until"))
+    page = selectors.keyset_page(qs, cursor=request.GET.get("before"), time_field="occurred_at", size=PAGE_SIZE)
+    query = request.GET.copy()
+    query.pop("before", None)
+    return render(request, "portal/ledger.html", {"partner": partner, "form": form, "page": page,
+                                                   "query": query.urlencode()})  # fmt: skip
+
+
+@partner_view
+def ledger_export(request: HttpRequest) -> StreamingHttpResponse:
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    _form, data = _range(request)
+    qs = selectors.ledger_entries(partner=partner, since=data.get("since"), until=data.get("until"))
+    rows = (
+        [e.pk, e.occurred_at.strftime("%Y-%m-%d %H:%M:%S"), e.kind, e.description, e.reason, dollars(e.amount_cents)]
+        for e in qs.iterator(chunk_size=2000)
+    )
+    return _csv(f"ledger-{partner.slug}.csv", ["entry", "occurred_utc", "kind", "description", "reason", "amount_usd"],
+                rows)  # fmt: skip
+
+
+@partner_view
+def invoices(request: HttpRequest) -> HttpResponse:
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    rows = list(selectors.invoices(partner=partner)[:120])
+    return render(request, "portal/invoices.html", {"partner": partner, "invoices": rows})
+
+
+@partner_view
+def invoices_export(request: HttpRequest) -> StreamingHttpResponse:
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    rows = ([i.number, f"{i.month:%Y-%m}", i.charge_count, dollars(i.total_cents)] for i in
+            selectors.invoices(partner=partner))  # fmt: skip
+    return _csv(f"invoices-{partner.slug}.csv", ["invoice", "month", "billable_calls", "total_usd"], rows)
+
+
+def _attachment(body: str | bytes, *, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _invoice_for(request: HttpRequest, pk: int) -> Invoice:
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    return get_object_or_404(selectors.invoices(partner=partner), pk=pk)
+
+
+@owned(Invoice)
+@partner_view
+def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = _invoice_for(request, pk)
+    lines = list(invoice.lines.select_related("ledger_entry").order_by("occurred_at", "id")[:2000])
+    return render(request, "portal/invoice_detail.html", {"partner": invoice.partner, "invoice": invoice,
+                                                           "lines": lines})  # fmt: skip
+
+
+@owned(Invoice)
+@partner_view
+def invoice_download_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = _invoice_for(request, pk)
+    return _attachment(invoice_csv(invoice), content_type="text/csv; charset=utf-8", filename=f"{invoice.number}.csv")
+
+
+@owned(Invoice)
+@partner_view
+def invoice_download_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = _invoice_for(request, pk)
+    return _attachment(invoice_pdf(invoice), content_type="application/pdf", filename=f"{invoice.number}.pdf")
+
+
+@partner_view
+def disputes(request: HttpRequest) -> HttpResponse:
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    rows = list(selectors.disputes(partner=partner)[:200])
+    return render(request, "portal/disputes.html", {"partner": partner, "disputes": rows})
+
+
+@partner_view
+def disputes_export(request: HttpRequest) -> StreamingHttpResponse:
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    rows = (
+        [
+            d.pk,
+            d.opened_at.strftime("%Y-%m-%d %H:%M"),
+            d.charge_id,
+            d.reason,
+            d.get_status_display(),
+            d.resolved_at.strftime("%Y-%m-%d %H:%M") if d.resolved_at else "",
+            d.resolution_note,
+            dollars(d.credit.amount_cents) if d.credit else "",
+        ]  # fmt: skip
+        for d in selectors.disputes(partner=partner).iterator(chunk_size=500)
+    )
+    header = ["dispute", "opened_utc", "ledger_entry", "reason", "status", "resolved_utc", "note", "credit_usd"]
+    return _csv(f"disputes-{partner.slug}.csv", header, rows)
+
+
+# --- webhooks and settings -------------------------------------------------------------
+
+
+@partner_view
+def webhook_log(request: HttpRequest) -> HttpResponse:
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    page = selectors.keyset_page(
+        selectors.webhook_deliveries(partner=partner), cursor=request.GET.get("before"), time_field="at", size=PAGE_SIZE
+    )
+    return render(request, "portal/webhooks.html", {"partner": partner, "page": page, "query": ""})
+
+
+class PauseForm(forms.Form):
+    reason = forms.CharField(required=False, max_length=200, strip=True)
+
+
+@partner_view
+def account(request: HttpRequest) -> HttpResponse:
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    return render(
+        request,
+        "portal/settings.html",
+        {
+            "partner": partner,
+            "pause_form": PauseForm(),
+            "facilities": list(partner.facilities.order_by("name")),
+            "log": list(selectors.change_log(partner=partner)[:100]),
+        },
+    )
+
+
+@partner_view
+@require_POST
+def pause(request: HttpRequest) -> HttpResponse:
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    form = PauseForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    if services.partner_pause(partner=partner, by=request.user, reason=reason):
+        messages.success(request, "Paused: no new calls or requests will be sent to you until you resume.")
+    return redirect("portal:settings")
+
+
+@partner_view
+@require_POST
+def resume(request: HttpRequest) -> HttpResponse:
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    if services.partner_resume(partner=partner, by=request.user):
+        messages.success(request, "Resumed: calls will be routed to you again.")
+    return redirect("portal:settings")
+
+
+SPANS_PER_DAY = 2
+
+
+class HoursForm(forms.Form):
+    """Up to two opening spans per weekday, in the facility's own time zone."""
+
+    open_24_7 = forms.BooleanField(required=False, label="Open 24/7")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for weekday, _name in OpeningHours.WEEKDAYS:
+            for n in range(SPANS_PER_DAY):
+                self.fields[f"d{weekday}_{n}_opens"] = forms.TimeField(required=False, input_formats=["%H:%M"])
+                self.fields[f"d{weekday}_{n}_closes"] = forms.TimeField(required=False, input_formats=["%H:%M"])
+
+    def spans(self) -> list[tuple[int, dt.time, dt.time]]:
+        result = []
+        for weekday, name in OpeningHours.WEEKDAYS:
+            for n in range(SPANS_PER_DAY):
+                opens = self.cleaned_data.get(f"d{weekday}_{n}_opens")
+                closes = self.cleaned_data.get(f"d{weekday}_{n}_closes")
+                if (opens is None) != (closes is None):
+                    raise ValidationError(f"{name}: give both an opening and a closing time.")
+                if opens is not None and closes is not None:
+                    result.append((weekday, opens, closes))
+        return result
+
+    def rows(self) -> list[tuple[str, list[tuple[forms.BoundField, forms.BoundField]]]]:
+        return [
+            (name, [(self[f"d{weekday}_{n}_opens"], self[f"d{weekday}_{n}_closes"]) for n in range(SPANS_PER_DAY)])
+            for weekday, name in OpeningHours.WEEKDAYS
+        ]
+
+
+def _hours_initial(facility: Facility) -> dict[str, Any]:
+    initial: dict[str, Any] = {"open_24_7": facility.open_24_7}
+    seen: dict[int, int] = {}
+    for h in facility.hours.order_by("weekday", "opens"):
+        n = seen.get(h.weekday, 0)
+        if n < SPANS_PER_DAY:
+            initial[f"d{h.weekday}_{n}_opens"] = h.opens.strftime("%H:%M")
+            initial[f"d{h.weekday}_{n}_closes"] = h.closes.strftime("%H:%M")
+        seen[h.weekday] = n + 1
+    return initial
+
+
+@owned(Facility)
+@partner_view
+@require_http_methods(["GET", "POST"])
+def facility_hours(request: HttpRequest, pk: int) -> HttpResponse:
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    facility = get_object_or_404(Facility.objects.filter(partner=partner), pk=pk)
+    if request.method == "POST":
+        form = HoursForm(request.POST)
+        if form.is_valid():
+            try:
+                services.facility_hours_set(facility=facility, by=request.user,
+                                            open_24_7=form.cleaned_data["open_24_7"], spans=form.spans())  # fmt: skip
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, f"Hours of {facility.name} saved.")
+                return redirect("portal:settings")
+    else:
+        form = HoursForm(initial=_hours_initial(facility))
+    return render(request, "portal/facility_hours.html", {"partner": partner, "facility": facility, "form": form})
+
+
+# --- staff reports ------------------------------------------------------------------
+
+
+@staff_member_required(login_url="portal:login")
+def staff_reports(request: HttpRequest) -> HttpResponse:
+    form, data = _range(request)
+    today = timezone.now().date()
+    until = data.get("until") or today
+    since = data.get("since") or until - dt.timedelta(days=29)
+    report = selectors.staff_report(since=since, until=until)
+    peak = max([r["calls"] for r in report["by_day"]] + [1])
+    for row in report["by_day"]:
+        row["pct"] = round(row["calls"] * 100 / peak)
+    report["revenue"] = dollars(report["totals"]["revenue_cents"])
+    for row in report["by_partner"]:
+        row["revenue"] = dollars(row["revenue_cents"])
+    return render(
+        request,
+        "portal/staff_reports.html",
+        {
+            "form": form,
+            "report": report,
+            "admin_url": reverse("admin:index"),
+            "open_disputes": Dispute.objects.filter(status=Dispute.Status.OPEN).count(),
+        },  # fmt: skip
+    )
