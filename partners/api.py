@@ -21,6 +21,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from config.staff_access import staff_may_view
 from helpline.admission.api import AdmissionRequestViewSet as AdmissionRequestCreateViewSet
 from helpline.audit import audit_record
 from helpline.models import AdmissionRequest
@@ -35,7 +36,12 @@ DATE_PARAMS = [
 
 
 class PartnerOrStaff(permissions.BasePermission):
-    """Authenticated staff, or a user linked to a partner (``request.partner`` is set for the latter)."""
+    """A user linked to a partner (``request.partner`` is set), or staff through the one staff gate.
+
+    Staff see every partner's rows only as ``config.staff_access.staff_may_view``
+    allows: verified second factor when ``STAFF_REQUIRE_OTP`` is on (so never
+    with a token alone) and the ``view_`` permission of the viewset's model.
+    """
 
     message = "This account is not linked to a partner."
 
@@ -45,6 +51,10 @@ class PartnerOrStaff(permissions.BasePermission):
             return False
         if user.is_staff:
             request.partner = None  # type: ignore[attr-defined]
+            model = view.queryset.model  # type: ignore[attr-defined]
+            if not staff_may_view(user, model):
+                self.message = "Staff access needs a verified second factor and permission to view these records."
+                return False
             return True
         partner = selectors.partner_for_user(user)
         request.partner = partner  # type: ignore[attr-defined]

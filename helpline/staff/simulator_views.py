@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 from django import forms
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from config.staff_access import staff_view
 from helpline.models import Call, HelplineNumber
 from helpline.staff.simulator import PARTNER_OUTCOMES, Script, SimulationError, client_transport, parse_list, simulate
 
@@ -54,7 +54,7 @@ class SimulateCallForm(forms.Form):
         return outcomes
 
 
-@staff_member_required
+@staff_view(Call, HelplineNumber)
 def simulator(request: HttpRequest) -> HttpResponse:
     form = SimulateCallForm(request.POST or None)
     transcript: list[str] = []

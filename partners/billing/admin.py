@@ -126,12 +126,16 @@ class InvoiceAdmin(ReadOnlyAdmin):
 
     def download_csv(self, request: HttpRequest, pk: int) -> HttpResponse:
         invoice = get_object_or_404(Invoice, pk=pk)
+        if not self.has_view_permission(request, invoice):
+            raise PermissionDenied
         response = HttpResponse(invoice_csv(invoice), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{invoice.number}.csv"'
         return response
 
     def download_pdf(self, request: HttpRequest, pk: int) -> HttpResponse:
         invoice = get_object_or_404(Invoice, pk=pk)
+        if not self.has_view_permission(request, invoice):
+            raise PermissionDenied
         response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
         return response

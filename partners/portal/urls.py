@@ -6,7 +6,7 @@ from partners.portal import views as portal
 app_name = "portal"
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="portal/login.html"), name="login"),
+    path("login/", portal.PortalLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", portal.dashboard, name="dashboard"),
     path("calls/", portal.calls, name="calls"),

@@ -17,7 +17,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model
@@ -27,8 +27,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from config.staff_access import admin_login_redirect, staff_view
 from helpline.audit import audit_record
-from helpline.models import AdmissionRequest
+from helpline.models import AdmissionRequest, Call
 from helpline.privacy import csv_safe, mask_phone
 from partners import selectors
 from partners.billing.invoices import dollars, invoice_csv, invoice_pdf
@@ -42,20 +43,33 @@ PAGE_SIZE = 50
 
 
 def partner_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
-    """Login required; attaches ``request.partner``. Staff without a membership go to the staff reports."""
+    """Login required; attaches ``request.partner``. Staff accounts go to the staff reports (behind the staff gate)."""
 
     @login_required
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.user.is_staff:
+            return redirect("portal:staff_reports")
         partner = selectors.partner_for_user(request.user)
         if partner is None:
-            if request.user.is_staff:
-                return redirect("portal:staff_reports")
             raise PermissionDenied("This account is not linked to a partner.")
         request.partner = partner  # type: ignore[attr-defined]
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+class PortalLoginView(auth_views.LoginView):
+    """The partner login. A staff account is never logged in here: it goes to the admin login,
+    which asks for the second factor (``STAFF_REQUIRE_OTP``)."""
+
+    template_name = "portal/login.html"
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        if form.get_user().is_staff:
+            messages.info(self.request, "Staff accounts sign in through the staff admin.")
+            return admin_login_redirect(self.request, next_url=reverse("portal:staff_reports"))
+        return super().form_valid(form)
 
 
 def owned(model: type[Model]) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
@@ -564,7 +578,7 @@ def facility_hours(request: HttpRequest, pk: int) -> HttpResponse:
 # --- staff reports ------------------------------------------------------------------
 
 
-@staff_member_required(login_url="portal:login")
+@staff_view(Call, BillingDecision, LedgerEntry, Dispute)
 def staff_reports(request: HttpRequest) -> HttpResponse:
     form, data = _range(request)
     today = timezone.now().date()
