@@ -66,10 +66,11 @@ class DisclosureVersion(models.Model):
     listing_calls = models.TextField(
         default="Calls to a number shown on a specific facility's listing go to that facility."
     )
+    # The amounts are never typed here: the site adds today's range, read live from the partners' prices.
     fees = models.TextField(
         default=(
-            "Providers pay us a flat fee per call. The fee does not depend on which provider you "
-            "choose or on whether you enter treatment."
+            "Each provider pays us a flat fee per call, set in advance. A provider never pays more because "
+            "a caller chooses them or enters treatment, and providers are never ordered by what they pay."
         )
     )
     no_obligation = models.TextField(default="You are under no obligation to enter treatment.")

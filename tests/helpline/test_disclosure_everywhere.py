@@ -321,7 +321,16 @@ class Row:
     verdict: str
 
 
-def _check(response: Any, partner_names: list[str]) -> str:
+def _fees_today() -> str:
+    """What the section must say about fees, worked out here from the listed partners' prices."""
+    low, high = (
+        listed_partners().aggregate(low=models.Min("price_per_call_cents"), high=models.Max("price_per_call_cents"))
+    ).values()
+    assert low % 100 == 0 and high % 100 == 0 and low < high, "the demo prices are whole dollars, and differ"
+    return f"Today that fee is ${low // 100}\u2013${high // 100} per call"
+
+
+def _check(response: Any, partner_names: list[str], fees_today: str | None = None) -> str:
     content_type = response.get("Content-Type", "")
     if not content_type.startswith("text/html"):
         return "non-html"
@@ -335,6 +344,8 @@ def _check(response: Any, partner_names: list[str]) -> str:
     absent = [name for name in partner_names if html.escape(name, quote=True) not in listed]
     if absent:
         return f"MISSING partners {absent}"
+    if fees_today is not None and fees_today not in listed:
+        return "MISSING fees today"
     return "ok"
 
 
@@ -365,6 +376,7 @@ def _walk_as(persona: str, world: dict[str, Any]) -> list[Row]:
     user = world["partner_user"] if persona == "partner" else world["staff"]
     values = Values(partner=world["partner"] if persona == "partner" else None, user=user)
     partner_names = sorted(listed_partners().values_list("display_name", flat=True))
+    fees_today = _fees_today()
     rows: list[Row] = []
     targets: list[tuple[str, str]] = []
     for route in walk():
@@ -385,7 +397,7 @@ def _walk_as(persona: str, world: dict[str, Any]) -> list[Row]:
                 final,
                 response.status_code,
                 response.get("Content-Type", "").split(";")[0],
-                _check(response, partner_names),
+                _check(response, partner_names, fees_today),
             )
         )
     for route_text, note in sorted(values.missing):
@@ -444,7 +456,7 @@ def test_500_page_shows_the_disclosure_and_the_partner_list(world: dict[str, Any
     response = client.get("/__boom__/")
     assert response.status_code == 500
     names = sorted(listed_partners().values_list("display_name", flat=True))
-    assert _check(response, names) == "ok"
+    assert _check(response, names, _fees_today()) == "ok"
     assert "Something went wrong on our side" in response.content.decode()
 
 
@@ -478,7 +490,7 @@ def test_404_page_shows_the_disclosure(world: dict[str, Any], settings: Any) -> 
     response = Client(HTTP_ACCEPT=BROWSER_ACCEPT).get("/definitely/not/here/")
     assert response.status_code == 404
     names = sorted(listed_partners().values_list("display_name", flat=True))
-    assert _check(response, names) == "ok"
+    assert _check(response, names, _fees_today()) == "ok"
 
 
 def test_walker_reports_a_page_without_the_disclosure(world: dict[str, Any]) -> None:
@@ -489,4 +501,7 @@ def test_walker_reports_a_page_without_the_disclosure(world: dict[str, Any]) -> 
     assert _check(HttpResponse("<html><body><h1>Hi</h1></body></html>"), names) == "MISSING"
     heading_only = '<section id="where-do-calls-go"><h2>Where do calls go?</h2><p>x</p></section>'
     assert _check(HttpResponse(heading_only), names).startswith("MISSING partners")
+    untrue = f"{heading_only[: -len('</section>')]}<ul><li>Hill Country Recovery Center</li></ul></section>"
+    assert _check(HttpResponse(untrue), names) == "ok"
+    assert _check(HttpResponse(untrue), names, _fees_today()) == "MISSING fees today"
     assert _check(HttpResponse("<Response/>", content_type="text/xml"), names) == "non-html"
