@@ -317,10 +317,16 @@ class PartnerAdminForm(forms.ModelForm):
         fields = [
             "display_name", "legal_name", "slug", "status", "paused_reason", "price_per_call_cents",
             "min_billable_seconds", "repeat_caller_window_days", "daily_call_cap", "monthly_call_cap",
-            "concurrent_call_cap", "monthly_budget_cents", "priority", "weight", "state_license_number",
-            "license_verified_on", "legitscript_certified", "joint_commission_accredited", "carf_accredited",
-            "notify_email", "notify_sms", "webhook_url", "webhook_secret",
+            "concurrent_call_cap", "monthly_budget_cents", "time_zone", "priority", "weight",
+            "state_license_number", "license_verified_on", "legitscript_certified", "joint_commission_accredited",
+            "carf_accredited", "notify_email", "notify_sms", "webhook_url", "webhook_secret",
         ]  # fmt: skip
+
+    def clean_time_zone(self) -> str:
+        value = (self.cleaned_data.get("time_zone") or "").strip()
+        if value:
+            validate_iana_timezone(value)  # a place name, not "EST" or "UTC-8": caps follow its daylight saving
+        return value
 
     def clean_notify_sms(self) -> Any:
         number = self.cleaned_data.get("notify_sms")
@@ -363,7 +369,19 @@ class PartnerAdmin(admin.ModelAdmin):
         ),
         (
             "Caps and budget (blank = none)",
-            {"fields": ("daily_call_cap", "monthly_call_cap", "concurrent_call_cap", "monthly_budget_cents")},
+            {
+                "fields": (
+                    "daily_call_cap",
+                    "monthly_call_cap",
+                    "concurrent_call_cap",
+                    "monthly_budget_cents",
+                    "time_zone",
+                    "caps_calendar",
+                ),
+                "description": "Daily caps count the partner's own calendar day, and monthly caps and the budget "
+                "its own month, in the time zone below (midnight there, not midnight UTC). "
+                "Invoices cover UTC calendar months and say so.",
+            },
         ),
         ("Order", {"fields": ("priority", "weight")}),
         (
@@ -381,8 +399,16 @@ class PartnerAdmin(admin.ModelAdmin):
         ("Notifications", {"fields": ("notify_email", "notify_sms", "webhook_url", "webhook_secret")}),
     )
 
+    readonly_fields = ("caps_calendar",)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Partner]:
         return super().get_queryset(request).annotate(num_facilities=Count("facilities", distinct=True))
+
+    @admin.display(description="Caps count days in")
+    def caps_calendar(self, obj: Partner) -> str:
+        if obj.time_zone:
+            return obj.time_zone
+        return f"{obj.caps_time_zone()} (its first facility's zone; set a time zone above to change it)"
 
     @admin.display(description="Facilities", ordering="num_facilities")
     def facility_count(self, obj: Partner) -> int:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import Avg, Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from helpline.models import AdmissionRequest, Call
-from partners.billing.invoices import month_bounds
 from partners.models import (
     BillingDecision,
     Dispute,
@@ -225,7 +225,12 @@ def dashboard(*, partner: Partner, now: dt.datetime | None = None, days: int = 3
     accepted = sum(d.accepted for d in series)
     billable = sum(d.billable for d in series)
     talk = sum(d.talk_seconds for d in series)
-    month_start, month_end = month_bounds(today.replace(day=1))
+    # The budget is a limit on the partner's own month (as routing counts it), not the UTC invoice month.
+    zone = ZoneInfo(partner.caps_time_zone())
+    local_first = now.astimezone(zone).date().replace(day=1)
+    month_start = dt.datetime(local_first.year, local_first.month, 1, tzinfo=zone)
+    next_first = (local_first + dt.timedelta(days=32)).replace(day=1)
+    month_end = dt.datetime(next_first.year, next_first.month, 1, tzinfo=zone)
     spend = (
         LedgerEntry.objects.filter(partner=partner, occurred_at__gte=month_start, occurred_at__lt=month_end).aggregate(
             s=Sum("amount_cents")

@@ -64,7 +64,11 @@ class DirectorySource(Protocol):
         """(facility id, date) of active facilities' closed dates from ``since`` on."""
 
     def partner_terms(self) -> Iterable[tuple]:
-        """(id, display_name, priority, weight, *LIVE_FIELDS) of every partner."""
+        """(id, display_name, priority, weight, caps time zone, *LIVE_FIELDS) of every partner.
+
+        The caps time zone is the IANA zone whose calendar days and months count the
+        partner's caps and budget (its own, else its first facility's).
+        """
 
     def active_facilities(self) -> Iterable[tuple]:
         """``FACILITY_FIELDS`` of every active facility."""
@@ -80,7 +84,7 @@ class DirectorySource(Protocol):
         """
 
     def partner_caps(self, partner_id: int) -> tuple | None:
-        """(status, license_verified_on, daily, monthly, concurrent caps, monthly_budget_cents) or None."""
+        """(status, license_verified_on, daily, monthly, concurrent caps, monthly_budget_cents, caps zone) or None."""
 
 
 _source: DirectorySource | None = None

@@ -65,18 +65,19 @@ class PartnerCounter(models.Model):
     One row per partner so that a claim is a single-row compare-and-set: the
     row lock makes two workers at the same instant serialise, and the second
     re-checks the caps against the first one's result. ``day``/``month`` are
-    the UTC day and first day of the UTC month the counts belong to; a stale
-    period is rolled over (reset) before a claim. Spend is in US cents and
-    follows the billing ledger (``routing.services.record_billed``).
+    the day and first day of the month the counts belong to, on the partner's
+    own calendar (its caps time zone); a claim in a newer period rolls them
+    over in the same UPDATE, and they never move back. Spend is in US cents
+    and follows the billing ledger (``routing.services.record_billed``).
     """
 
     partner = models.OneToOneField(
         "partners.Partner", on_delete=models.CASCADE, primary_key=True, related_name="routing_counter"
     )
     active_calls = models.PositiveIntegerField(default=0)
-    day = models.DateField()
+    day = models.DateField(help_text="The partner's local day the daily count is for.")
     calls_today = models.PositiveIntegerField(default=0)
-    month = models.DateField(help_text="First day of the UTC month the monthly figures count.")
+    month = models.DateField(help_text="First day of the partner's local month the monthly figures count.")
     calls_this_month = models.PositiveIntegerField(default=0)
     spend_this_month_cents = models.BigIntegerField(default=0)  # US cents, charges minus credits
     updated_at = models.DateTimeField(default=timezone.now)

@@ -36,6 +36,7 @@ or a cap reached a moment ago is seen immediately.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -44,6 +45,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import connection
 
@@ -78,11 +80,36 @@ AreaKey = tuple[str, Any]  # ("state", "TX"), ("zip", "78701"), ("prefix", "787"
 
 
 def utc_day(now: datetime) -> date:
+    """The UTC date: the day of the rotation counters and of the compiled copy (not of caps)."""
     return now.astimezone(UTC).date()
 
 
 def month_start(day: date) -> date:
     return day.replace(day=1)
+
+
+# A partner's zone when it names none that this machine knows (the model validates it; a raw
+# write could still store junk, and the call path must not fail on it).
+FALLBACK_CAPS_ZONE = "America/New_York"
+
+
+@functools.lru_cache(maxsize=512)
+def caps_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or FALLBACK_CAPS_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        logger.warning("unknown caps time zone %r; counting the caps in %s", name, FALLBACK_CAPS_ZONE)
+        return ZoneInfo(FALLBACK_CAPS_ZONE)
+
+
+def local_periods(now: datetime, zone: str) -> tuple[date, date]:
+    """(day, first day of the month) at ``now`` on the calendar of ``zone``: the periods of a partner's caps.
+
+    A partner's "20 calls a day" is its own calendar day: in California the day
+    turns at 08:00 UTC (07:00 in summer), not at midnight UTC (4 pm there).
+    """
+    day = now.astimezone(caps_zone(zone)).date()
+    return day, day.replace(day=1)
 
 
 @dataclass(frozen=True)
@@ -129,6 +156,8 @@ class CompiledDirectory:
     token: int = 0
     facilities: dict[int, FacilityRecord] = field(default_factory=dict)
     partner_names: dict[int, str] = field(default_factory=dict)
+    # partner id -> IANA zone whose calendar counts its caps (``local_periods``).
+    partner_zones: dict[int, str] = field(default_factory=dict)
     # area key -> facility ids, and (area key, service) -> ids of those offering the service.
     index: dict[AreaKey, list[int]] = field(default_factory=dict)
     service_index: dict[tuple[AreaKey, str], list[int]] = field(default_factory=dict)
@@ -206,6 +235,7 @@ def compile_directory(*, version: int, today: date, token: int = 0) -> CompiledD
     compiled = CompiledDirectory(version=version, built_on=today, token=token)
     partner_terms = {row[0]: row for row in source.partner_terms()}
     compiled.partner_names = {pid: row[1] for pid, row in partner_terms.items()}
+    compiled.partner_zones = {pid: row[4] or FALLBACK_CAPS_ZONE for pid, row in partner_terms.items()}
     rows = source.active_facilities()
     for fid, name, pid, phone, services, languages, tz, always, lat, lon, states, zips, prefixes, radius in rows:
         terms = partner_terms.get(pid)
@@ -234,7 +264,7 @@ def compile_directory(*, version: int, today: date, token: int = 0) -> CompiledD
         compiled.add(record)
         # Live fields as compiled: the counters are not loaded here (a static candidate only
         # explains facility-side exclusions, which never look at the partner).
-        compiled.static[fid] = _candidate(record, pid, terms[1], terms[4:], today, month_start(today))
+        compiled.static[fid] = _candidate(record, pid, terms[1], terms[5:], today, month_start(today))
     compiled.build_seconds = time.perf_counter() - started
     return compiled
 
@@ -350,21 +380,27 @@ def _live_candidates(
     partners, key, value = _partner_rows((r.partner_id for r in records), rotation=rotation)
     if value is not None and counted is not None:
         counted.append(value)
-    today = utc_day(now)
-    this_month = month_start(today)
+    zones = directory.partner_zones
+    periods: dict[str, tuple[date, date]] = {}  # zone -> the partner's (day, month) at ``now``
     cache = directory.candidates
     out: dict[int, Candidate] = {}
     for r in records:
         p = partners.get(r.partner_id)
         if p is None:
             continue  # partner deleted since the compile
+        zone = zones.get(r.partner_id, FALLBACK_CAPS_ZONE)
+        period = periods.get(zone)
+        if period is None:
+            period = periods[zone] = local_periods(now, zone)
         # The same partner state as last time: reuse the Candidate built then.
-        cache_key = (p, today)
+        cache_key = (p, period[0])
         cached = cache.get(r.facility_id)
         if cached is not None and cached[0] == cache_key:
             out[r.facility_id] = cached[1]
             continue
-        candidate = _candidate(r, r.partner_id, directory.partner_names.get(r.partner_id, ""), p[1:], today, this_month)
+        candidate = _candidate(
+            r, r.partner_id, directory.partner_names.get(r.partner_id, ""), p[1:], period[0], period[1]
+        )
         cache[r.facility_id] = (cache_key, candidate)
         out[r.facility_id] = candidate
     return out, key
@@ -650,8 +686,10 @@ def _candidate(
         c_month_calls,
         c_spend,
     ) = live
-    same_day = c_day == today
-    same_month = c_month == this_month
+    # A counter already in a later period than ``now`` says (rolled by a worker whose clock is
+    # ahead of this one) is the current one: claims count into it (``services.claim_leg``).
+    same_day = c_day is not None and c_day >= today
+    same_month = c_month is not None and c_month >= this_month
     return Candidate(
         facility_id=r.facility_id,
         facility_name=r.facility_name,

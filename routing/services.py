@@ -25,18 +25,22 @@ Contract used by helpline (voice and admission requests) and billing:
   claimed leg when it ends (answered and finished, busy, no answer, declined).
   Frees the slot; ``accepted=False`` gives the day's and month's count back.
   Pass the time the leg was claimed as ``now``: the count goes back to that
-  UTC day/month (a leg claimed at 23:59 and released at 00:01 must not lower
-  the new day's count).
+  day/month (a leg claimed at 23:59 and released at 00:01 must not lower the
+  new day's count).
 - ``record_billed(*, partner_id, amount_cents, at) -> None``: billing calls it
   for every ledger row it writes (a credit is negative), so the budget check
   compares this month's spend with ``Partner.monthly_budget_cents`` without
-  reading the ledger on the call path. Amounts dated in an earlier UTC month
+  reading the ledger on the call path. Amounts dated in an earlier month
   than the counter's do not change the current month's spend.
 - ``bump_directory_version() -> None``: directory writes that bypass model
   signals (``bulk_create``, ``QuerySet.update``) call this so every process
   recompiles its area index.
 
-Days and months of caps are UTC, like the invoices.
+Days and months of caps are the partner's own: the calendar of its time zone
+(``Partner.time_zone``, else its first facility's), so "20 calls a day" resets
+at its midnight, not at midnight UTC. Invoices keep UTC calendar months and
+say so (``partners.billing.invoices``); the budget is a spending limit on the
+partner's own month, not an invoice period. Rotation counters keep UTC days.
 """
 
 from __future__ import annotations
@@ -45,12 +49,12 @@ import logging
 import secrets
 import time
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, F, PositiveIntegerField, Q, When
+from django.db.models import BigIntegerField, Case, DateField, F, PositiveIntegerField, Q, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -255,101 +259,145 @@ def route(*, request: RouteRequest, kind: str, now: datetime | None = None) -> t
 # --- Call legs: concurrent slots and caps -----------------------------------
 
 
-def _periods(now: datetime) -> tuple[Any, Any]:
-    day = selectors.utc_day(now)
-    return day, selectors.month_start(day)
+def _partner_periods(*, partner_id: int, now: datetime) -> tuple[date, date] | None:
+    """The partner's (day, month) at ``now`` on its own calendar, or None if the partner is gone."""
+    caps = directory.source().partner_caps(partner_id)
+    if caps is None:
+        return None
+    return selectors.local_periods(now, caps[6])
 
 
-def _ensure_counter(*, partner_id: int, now: datetime) -> None:
-    """Create the counter row if missing and roll stale day/month figures over.
-
-    Each statement is idempotent and conditional (``day__lt``), so workers that
-    do it at the same moment agree, and a worker whose clock is a little behind
-    never resets a newer period.
-    """
-    day, month = _periods(now)
+def _create_counter(*, partner_id: int, day: date, month: date, now: datetime) -> None:
+    """The partner's counter row, if it has none (a concurrent creator wins; the claim then re-checks)."""
     PartnerCounter.objects.bulk_create(
         [PartnerCounter(partner_id=partner_id, day=day, month=month, updated_at=now)], ignore_conflicts=True
-    )
-    PartnerCounter.objects.filter(partner_id=partner_id, day__lt=day).update(day=day, calls_today=0)
-    PartnerCounter.objects.filter(partner_id=partner_id, month__lt=month).update(
-        month=month, calls_this_month=0, spend_this_month_cents=0
     )
 
 
 def claim_leg(*, partner_id: int, now: datetime) -> bool:
     """Claim one concurrent-call slot and count one call today and this month, or say no.
 
-    The claim is one ``UPDATE … WHERE active_calls < cap AND calls_today < cap
-    AND …``: PostgreSQL locks the row, and a second worker's UPDATE waits, then
-    re-checks its WHERE against the first one's result, so the caps hold under
-    any concurrency. Paused or unverified partners are refused too.
+    Days and months are the partner's own (``Partner.time_zone``, else its
+    first facility's): see ``selectors.local_periods``.
+
+    The claim is one compare-and-set ``UPDATE`` of the partner's counter row
+    that also rolls the period over, so it holds whatever order workers with
+    slightly different clocks arrive in. With (d, m) the worker's day and
+    month and (D, M) the row's:
+
+    - D < d (a new day for this worker): the row moves to d and counts 1;
+    - D = d: counts one more if under the cap;
+    - D > d (a worker whose clock is a few seconds behind midnight, after
+      another rolled the row): counts into the row's newer day, under its cap,
+      instead of refusing every claim until its clock catches up;
+
+    and likewise for the month, its cap and its budget (spend restarts at 0 in
+    a new month). The row never goes back to an older period and the count in
+    it never passes the cap: PostgreSQL locks the row, and a second worker's
+    UPDATE waits, then re-checks its WHERE against the first one's result.
+    Paused or unverified partners are refused too.
     """
     caps = directory.source().partner_caps(partner_id)
     if caps is None:
         return False
-    status, verified_on, daily_cap, monthly_cap, concurrent_cap, budget = caps
+    status, verified_on, daily_cap, monthly_cap, concurrent_cap, budget, zone = caps
     if status != directory.PARTNER_ACTIVE or verified_on is None:
         return False
-    day, month = _periods(now)
-    conditions = Q(partner_id=partner_id, day=day, month=month)
+    if 0 in (daily_cap, monthly_cap, concurrent_cap, budget):
+        return False  # a cap of zero: no call at all (a new period must not count one)
+    day, month = selectors.local_periods(now, zone)
+    new_day, new_month = Q(day__lt=day), Q(month__lt=month)
+    conditions = Q(partner_id=partner_id)
     if concurrent_cap is not None:
         conditions &= Q(active_calls__lt=concurrent_cap)
     if daily_cap is not None:
-        conditions &= Q(calls_today__lt=daily_cap)
+        conditions &= new_day | Q(calls_today__lt=daily_cap)
     if monthly_cap is not None:
-        conditions &= Q(calls_this_month__lt=monthly_cap)
+        conditions &= new_month | Q(calls_this_month__lt=monthly_cap)
     if budget is not None:
-        conditions &= Q(spend_this_month_cents__lt=budget)
+        conditions &= new_month | Q(spend_this_month_cents__lt=budget)
+    counted: PositiveIntegerField[int, int] = PositiveIntegerField()
+    # Every right-hand side reads the row as it was before this UPDATE (SQL semantics), so the
+    # CASEs see the old day/month even though the same statement moves them.
     increment = {
         "active_calls": F("active_calls") + 1,
-        "calls_today": F("calls_today") + 1,
-        "calls_this_month": F("calls_this_month") + 1,
+        "day": Greatest(F("day"), Value(day), output_field=DateField()),
+        "calls_today": Case(When(new_day, then=Value(1)), default=F("calls_today") + 1, output_field=counted),
+        "month": Greatest(F("month"), Value(month), output_field=DateField()),
+        "calls_this_month": Case(
+            When(new_month, then=Value(1)), default=F("calls_this_month") + 1, output_field=counted
+        ),
+        "spend_this_month_cents": Case(
+            When(new_month, then=Value(0)), default=F("spend_this_month_cents"), output_field=BigIntegerField()
+        ),
         "updated_at": now,
     }
     with transaction.atomic():
         if PartnerCounter.objects.filter(conditions).update(**increment) == 1:
             return True
-        # No row yet, or a new day/month: make the row current, then try once more.
-        _ensure_counter(partner_id=partner_id, now=now)
+        # No row yet (else: at a cap). Create it, then try once more.
+        _create_counter(partner_id=partner_id, day=day, month=month, now=now)
         return PartnerCounter.objects.filter(conditions).update(**increment) == 1
 
 
 def release_leg(*, partner_id: int, accepted: bool, now: datetime) -> None:
     """Free the leg's slot; when the partner did not accept, give the call count back.
 
-    ``now`` is when the leg was claimed (see the module docstring). Counts
-    never go below zero, so a stray second release cannot corrupt them.
+    ``now`` is when the leg was claimed (see the module docstring): the count
+    goes back only if the row is still in that day (month), never into a newer
+    one. A late worker's claim that counted into the newer day is therefore not
+    given back; its day ends one call short rather than one over. Counts never
+    go below zero, so a stray second release cannot corrupt them.
     """
-    day, month = _periods(now)
     changes: dict[str, Any] = {
         # output_field: PositiveIntegerField minus an int literal is otherwise a "mixed types" FieldError.
         "active_calls": Greatest(F("active_calls") - 1, 0, output_field=PositiveIntegerField()),
         "updated_at": timezone.now(),
     }
     if not accepted:
-        changes["calls_today"] = Case(
-            When(day=day, calls_today__gt=0, then=F("calls_today") - 1),
-            default=F("calls_today"),
-            output_field=PositiveIntegerField(),
-        )
-        changes["calls_this_month"] = Case(
-            When(month=month, calls_this_month__gt=0, then=F("calls_this_month") - 1),
-            default=F("calls_this_month"),
-            output_field=PositiveIntegerField(),
-        )
+        periods = _partner_periods(partner_id=partner_id, now=now)
+        if periods is not None:
+            day, month = periods
+            changes["calls_today"] = Case(
+                When(day=day, calls_today__gt=0, then=F("calls_today") - 1),
+                default=F("calls_today"),
+                output_field=PositiveIntegerField(),
+            )
+            changes["calls_this_month"] = Case(
+                When(month=month, calls_this_month__gt=0, then=F("calls_this_month") - 1),
+                default=F("calls_this_month"),
+                output_field=PositiveIntegerField(),
+            )
     PartnerCounter.objects.filter(partner_id=partner_id).update(**changes)
 
 
 def record_billed(*, partner_id: int, amount_cents: int, at: datetime) -> None:
-    """Add a ledger amount (US cents; a credit is negative) to the partner's spend this month."""
+    """Add a ledger amount (US cents; a credit is negative) to the partner's spend this month.
+
+    The month is the partner's own, at ``at`` (when the ledger row occurred). An
+    amount from a month before the counter's is not added (the budget is
+    per month); one from a later month rolls the counter over first, in the
+    same UPDATE.
+    """
     if not isinstance(amount_cents, int) or isinstance(amount_cents, bool):
         raise TypeError("amount_cents must be an int (US cents)")
     if amount_cents == 0:
         return
+    periods = _partner_periods(partner_id=partner_id, now=at)
+    if periods is None:
+        return
+    day, month = periods
+    new_month = Q(month__lt=month)
     with transaction.atomic():
-        _ensure_counter(partner_id=partner_id, now=at)
-        _day, month = _periods(at)
-        PartnerCounter.objects.filter(partner_id=partner_id, month=month).update(
-            spend_this_month_cents=F("spend_this_month_cents") + amount_cents
+        _create_counter(partner_id=partner_id, day=day, month=month, now=at)
+        PartnerCounter.objects.filter(partner_id=partner_id, month__lte=month).update(
+            month=Value(month, output_field=DateField()),
+            calls_this_month=Case(
+                When(new_month, then=Value(0)), default=F("calls_this_month"), output_field=PositiveIntegerField()
+            ),
+            spend_this_month_cents=Case(
+                When(new_month, then=Value(amount_cents)),
+                default=F("spend_this_month_cents") + amount_cents,
+                output_field=BigIntegerField(),
+            ),
         )

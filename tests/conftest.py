@@ -18,6 +18,48 @@ CHROMIUM_ARGS = [
 ]
 
 
+# CLEARLINE_TEST_CLOCK=2026-12-02T00:00:30Z runs the whole session with the clock travelled
+# there (and ticking), to prove no test depends on the hour it runs at: run the suite just
+# after midnight UTC and just after midnight in Honolulu (10:00:30Z). Tests that need a
+# particular time freeze it themselves (time_machine), which nests inside this.
+TEST_CLOCK_ENV = "CLEARLINE_TEST_CLOCK"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    value = os.environ.get(TEST_CLOCK_ENV, "").strip()
+    if not value:
+        return
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        return  # the xdist controller runs no test, and a travelled clock stalls its start of the workers
+    import datetime as dt
+
+    import time_machine
+
+    try:
+        destination = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"{TEST_CLOCK_ENV}={value!r} is not an ISO 8601 date and time") from exc
+    if destination.tzinfo is None:
+        raise pytest.UsageError(f"{TEST_CLOCK_ENV}={value!r} needs a zone (Z or +hh:mm)")
+    traveller = time_machine.travel(destination, tick=True)
+    traveller.start()
+    config.stash[_clock_key] = (traveller, destination)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    travelled = config.stash.get(_clock_key, None)
+    if travelled is not None:
+        travelled[0].stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    travelled = config.stash.get(_clock_key, None)
+    return f"clock travelled to {travelled[1].isoformat()} ({TEST_CLOCK_ENV})" if travelled else None
+
+
+_clock_key = pytest.StashKey[tuple]()
+
+
 def _clear() -> None:
     try:
         cache.clear()

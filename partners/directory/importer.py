@@ -56,7 +56,7 @@ PARTNER_FIELDS: dict[str, str] = {
     "monthly_budget_cents": "int?", "priority": "int", "weight": "int", "state_license_number": "str",
     "legitscript_certified": "bool", "joint_commission_accredited": "bool", "carf_accredited": "bool",
     "license_verified_on": "date?", "notify_email": "str", "notify_sms": "phone?", "webhook_url": "str",
-    "webhook_secret": "str",
+    "webhook_secret": "str", "time_zone": "str",
 }  # fmt: skip
 FACILITY_FIELDS: dict[str, str] = {
     "slug": "str", "name": "str", "is_active": "bool", "address_line": "str", "city": "str", "state": "str",
@@ -486,6 +486,11 @@ def plan(data: Any) -> list[_PartnerPlan]:
         existing = Partner.objects.filter(slug=slug).first()
         partner = existing or Partner(slug=slug)
         changed = _assign(partner, raw, PARTNER_FIELDS, where, problems)
+        if "time_zone" in raw and partner.time_zone:
+            try:
+                validate_iana_timezone(partner.time_zone)
+            except ValidationError as exc:
+                problems.add(where, "; ".join(exc.messages), key="time_zone", value=raw.get("time_zone"))
         try:
             partner.full_clean()
         except ValidationError as exc:

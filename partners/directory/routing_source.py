@@ -15,7 +15,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Subquery
 
-from partners.models import ClosedDate, Facility, OpeningHours, Partner
+from partners.models import ClosedDate, Facility, OpeningHours, Partner, caps_time_zone_expression
 from routing.directory import FACILITY_FIELDS, LIVE_FIELDS, DirectoryKey
 from routing.models import DirectoryVersion, PartnerCounter, RotationCounter
 from routing.selectors import async_commit_sql
@@ -37,7 +37,9 @@ class PartnersDirectory:
         return ClosedDate.objects.filter(facility__is_active=True, date__gte=since).values_list("facility_id", "date")
 
     def partner_terms(self) -> Iterable[tuple]:
-        return Partner.objects.values_list("id", "display_name", "priority", "weight", *LIVE_FIELDS)
+        return Partner.objects.annotate(caps_zone=caps_time_zone_expression()).values_list(
+            "id", "display_name", "priority", "weight", "caps_zone", *LIVE_FIELDS
+        )
 
     def active_facilities(self) -> Iterable[tuple]:
         return Facility.objects.filter(is_active=True).values_list(*FACILITY_FIELDS)
@@ -45,6 +47,7 @@ class PartnersDirectory:
     def partner_caps(self, partner_id: int) -> tuple | None:
         return (
             Partner.objects.filter(id=partner_id)
+            .annotate(caps_zone=caps_time_zone_expression())
             .values_list(
                 "status",
                 "license_verified_on",
@@ -52,6 +55,7 @@ class PartnersDirectory:
                 "monthly_call_cap",
                 "concurrent_call_cap",
                 "monthly_budget_cents",
+                "caps_zone",
             )
             .first()
         )

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -19,6 +21,9 @@ from phonenumber_field.modelfields import PhoneNumberField
 from routing.vocabulary import LANGUAGE_CHOICES, SERVICE_CHOICES, SERVICE_CODES, US_STATES  # noqa: E402,F401
 
 zip_validator = RegexValidator(r"^\d{5}$", "Enter a 5-digit ZIP code.")
+
+# A facility's zone when none is given, and a partner's when it has neither its own nor a facility.
+DEFAULT_TIME_ZONE = "America/New_York"
 
 
 def validate_timezone(value: str) -> None:
@@ -96,6 +101,16 @@ class Partner(models.Model):
     monthly_call_cap = models.PositiveIntegerField(null=True, blank=True)
     concurrent_call_cap = models.PositiveIntegerField(null=True, blank=True)
     monthly_budget_cents = models.PositiveIntegerField(null=True, blank=True, help_text="US cents; blank = none.")
+    # The partner's calendar: its "20 calls a day" and its monthly cap and budget count its own
+    # days and months, not UTC ones (midnight UTC is 4 pm in California). Blank follows the zone
+    # of its first facility (lowest id), so most partners never need to set it.
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_timezone],
+        help_text="IANA zone whose days and months count the caps and budget, e.g. America/Los_Angeles. "
+        "Blank = the zone of the partner's first facility.",
+    )
 
     # Order: lower priority number is tried first; weight spreads calls within a priority.
     priority = models.PositiveSmallIntegerField(default=5, validators=[MinValueValidator(1), MaxValueValidator(99)])
@@ -127,6 +142,16 @@ class Partner(models.Model):
     def is_routable(self) -> bool:
         return self.status == self.Status.ACTIVE and self.license_verified_on is not None
 
+    def caps_time_zone(self) -> str:
+        """The zone whose calendar counts the caps: its own, else its first facility's, else the default.
+
+        One query when ``time_zone`` is blank; ``caps_time_zone_expression()`` is the same rule in SQL.
+        """
+        if self.time_zone:
+            return self.time_zone
+        first = self.facilities.order_by("id").values_list("time_zone", flat=True).first() if self.pk else None
+        return first or DEFAULT_TIME_ZONE
+
 
 class Facility(models.Model):
     """A place of care of a partner; calls are dialed to its phone."""
@@ -142,7 +167,7 @@ class Facility(models.Model):
     latitude = models.FloatField(validators=[MinValueValidator(-90), MaxValueValidator(90)])
     longitude = models.FloatField(validators=[MinValueValidator(-180), MaxValueValidator(180)])
     phone = PhoneNumberField(help_text="Where calls are dialed (E.164).")
-    time_zone = models.CharField(max_length=64, validators=[validate_timezone], default="America/New_York")
+    time_zone = models.CharField(max_length=64, validators=[validate_timezone], default=DEFAULT_TIME_ZONE)
     open_24_7 = models.BooleanField(default=False)
     services = models.JSONField(default=list, validators=[validate_service_list])
     languages = models.JSONField(default=list, validators=[validate_language_list])
@@ -218,3 +243,11 @@ class PartnerMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.partner}"
+
+
+def caps_time_zone_expression() -> Coalesce:
+    """``Partner.caps_time_zone()`` as an expression on a Partner queryset (one correlated subquery)."""
+    first = Facility.objects.filter(partner=OuterRef("pk")).order_by("id").values("time_zone")[:1]
+    return Coalesce(
+        NullIf("time_zone", Value("")), Subquery(first), Value(DEFAULT_TIME_ZONE), output_field=models.CharField()
+    )

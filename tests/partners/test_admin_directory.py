@@ -324,3 +324,42 @@ def test_disclosure_versions_cannot_be_edited_or_deleted(staff_client):
     version.refresh_from_db()
     assert version.fees == _WORDING["fees"]
     assert DisclosureVersion.objects.count() == 1
+
+
+def _partner_form_data(partner: Partner, **overrides: object) -> dict[str, object]:
+    from partners.admin import PartnerAdminForm
+
+    data = {name: getattr(partner, name) for name in PartnerAdminForm._meta.fields}  # type: ignore[union-attr]
+    data["notify_sms"] = ""
+    data["license_verified_on"] = partner.license_verified_on.isoformat() if partner.license_verified_on else ""
+    return {k: ("" if v is None else v) for k, v in data.items()} | overrides
+
+
+@pytest.mark.parametrize(
+    ("value", "saved", "error"),
+    [
+        ("America/Los_Angeles", "America/Los_Angeles", None),
+        ("  ", "", None),  # blank: its first facility's zone
+        ("EST", None, "'EST' is not an IANA time zone"),
+        ("Mars/Olympus", None, "is not an IANA time zone"),
+    ],
+)
+def test_partner_form_takes_an_iana_zone_for_its_caps_or_blank(value, saved, error):
+    from partners.admin import PartnerAdminForm
+
+    partner = PartnerFactory()
+    form = PartnerAdminForm(data=_partner_form_data(partner, time_zone=value), instance=partner)
+    if error is None:
+        assert form.is_valid(), form.errors
+        assert form.save().time_zone == saved
+    else:
+        assert not form.is_valid()
+        assert error in str(form.errors["time_zone"])
+
+
+def test_partner_change_page_says_which_calendar_its_caps_count(staff_client):
+    facility = FacilityFactory(time_zone="America/Los_Angeles")
+    response = staff_client.get(reverse("admin:partners_partner_change", args=[facility.partner_id]))
+    assert response.status_code == 200
+    assert "America/Los_Angeles (its first facility&#x27;s zone" in response.content.decode()
+    assert "midnight there, not midnight UTC" in response.content.decode()

@@ -147,6 +147,8 @@ FACILITY = ["partners", 0, "facilities", 0]
         (_set(["partners", 0, "priority"], 500), "Ensure this value is less than or equal to 99"),
         (_set(["partners", 0, "status"], "on-hold"), "field 'status' = \"on-hold\""),
         (_set(["partners", 0, "zip"], "78701"), "unknown field 'zip'"),
+        (_set(["partners", 0, "time_zone"], "EST"), "'EST' is not an IANA time zone"),
+        (_set(["partners", 0, "time_zone"], 7), "field 'time_zone' = 7"),
         (_set(["partners", 0, "notify_sms"], "+10000000000"), "is not a valid phone number"),
         (_set(["partners", 1, "slug"], "hill-country-recovery"), "partner slug already used by partners[0]"),
         (_set(["partners", 1, "facilities", 0, "slug"], "hill-country-austin"), "facility slug also used"),
@@ -264,3 +266,14 @@ def test_command_exits_non_zero_on_a_bad_file(tmp_path):
     )
     assert result.returncode != 0
     assert "Nothing was imported" in result.stderr
+
+
+def test_partner_time_zone_is_imported_and_blank_follows_the_first_facility(tmp_path):
+    data = _example()
+    data["partners"][0]["time_zone"] = "America/Denver"
+    data["partners"][1].pop("time_zone", None)
+    call_command("import_partners", str(_write(tmp_path, data)))
+    first, second = (Partner.objects.get(slug=p["slug"]) for p in data["partners"][:2])
+    assert (first.time_zone, first.caps_time_zone()) == ("America/Denver", "America/Denver")
+    first_facility = second.facilities.order_by("id").first()
+    assert second.time_zone == "" and second.caps_time_zone() == first_facility.time_zone

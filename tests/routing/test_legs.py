@@ -11,9 +11,19 @@ from django.db import connection, connections
 
 from routing.models import PartnerCounter
 from routing.services import claim_leg, record_billed, release_leg
-from tests.factories import PartnerFactory
+from tests.factories import PartnerFactory as _PartnerFactory
 
 NOW = dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.UTC)
+
+
+def PartnerFactory(**kwargs):  # noqa: N802 - stands in for the factory
+    """A partner whose calendar is UTC, so the dates below read as they are written.
+
+    These tests are about the mechanics of claims and periods; partners on
+    their own local calendars are in ``test_caps_partner_calendar.py``.
+    """
+    kwargs.setdefault("time_zone", "UTC")
+    return _PartnerFactory(**kwargs)
 
 
 def counter(partner) -> PartnerCounter:
