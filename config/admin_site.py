@@ -15,14 +15,17 @@ from typing import Any
 from django.conf import settings
 from django.contrib.admin import AdminSite
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, URLResolver, path
+from django.utils import timezone
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
 
 class ClearlineAdminSite(OTPAdminSite):
     site_header = "Clearline staff"
     site_title = "Clearline staff"
-    index_title = "Helpline administration"
+    index_title = "Intake"
 
     def __init__(self, name: str = "admin") -> None:
         super().__init__(name)
@@ -39,3 +42,30 @@ class ClearlineAdminSite(OTPAdminSite):
         if settings.STAFF_REQUIRE_OTP:
             return super().has_permission(request)
         return AdminSite.has_permission(self, request)
+
+    # --- The intake home (config.intake) is the landing page; Django's model list is one click away. ---
+
+    def get_urls(self) -> list[URLResolver | URLPattern]:
+        from config import intake
+
+        return [
+            path("models/", self.admin_view(self.model_index), name="model_index"),
+            path("intake/live-calls.json", self.admin_view(intake.live_calls_view), name="intake_live_calls"),
+            *super().get_urls(),
+        ]
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        from config import intake
+
+        request.current_app = self.name
+        context = {
+            **self.each_context(request),
+            "title": "Intake",
+            "subtitle": None,
+            **intake.intake_summary(now=timezone.now()),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/intake_home.html", context)
+
+    def model_index(self, request: HttpRequest) -> HttpResponse:
+        return super().index(request, extra_context={"title": "All records"})

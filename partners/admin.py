@@ -14,11 +14,15 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.utils import timezone
 
+from config.staff_time import start_of_staff_day
+from helpline.calls.services import AUTO_PAUSE_REASON_PREFIX
 from helpline.models import HelplineNumber
+from partners.billing.invoices import usd
 from partners.directory import services
 from partners.directory.validation import (
     validate_e164_number,
@@ -297,6 +301,29 @@ class VerifiedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class PauseFilter(admin.SimpleListFilter):
+    title = "why paused"
+    parameter_name = "paused"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("auto_today", "Paused automatically today"),
+            ("auto", "Paused automatically"),
+            ("staff", "Paused by staff or the partner"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Partner]) -> QuerySet[Partner]:
+        paused = queryset.filter(status=Partner.Status.PAUSED)
+        automatic = Q(paused_reason__startswith=AUTO_PAUSE_REASON_PREFIX)
+        if self.value() == "auto_today":
+            return paused.filter(automatic, updated_at__gte=start_of_staff_day(timezone.now()))
+        if self.value() == "auto":
+            return paused.filter(automatic)
+        if self.value() == "staff":
+            return paused.exclude(automatic)
+        return queryset
+
+
 class FacilityStateFilter(admin.SimpleListFilter):
     title = "facility state"
     parameter_name = "state"
@@ -348,7 +375,7 @@ class PartnerAdmin(admin.ModelAdmin):
         "price_display",
         "facility_count",
     )
-    list_filter = ("status", VerifiedFilter, "priority", FacilityStateFilter)
+    list_filter = ("status", PauseFilter, VerifiedFilter, "priority", FacilityStateFilter)
     search_fields = (
         "display_name",
         "legal_name",
@@ -416,7 +443,7 @@ class PartnerAdmin(admin.ModelAdmin):
 
     @admin.display(description="Price per call", ordering="price_per_call_cents")
     def price_display(self, obj: Partner) -> str:
-        return f"${obj.price_per_call_cents // 100:,}.{obj.price_per_call_cents % 100:02d}"
+        return usd(obj.price_per_call_cents)
 
     @admin.action(description="Pause selected partners (stop sending calls)")
     def pause_partners(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:

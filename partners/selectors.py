@@ -28,6 +28,7 @@ from partners.models import (
     PartnerDailyStats,
     PartnerMembership,
     WebhookDelivery,
+    WebhookEvent,
 )
 
 
@@ -334,3 +335,8 @@ def staff_report(*, since: dt.date, until: dt.date) -> dict[str, Any]:
         "unanswered_calls": unanswered,
         "requests_needing_followup": requests_attention,
     }
+
+
+def webhook_events_failing_q() -> Q:
+    """Webhook events we gave up on, or that failed at least once and are being retried."""
+    return Q(status=WebhookEvent.Status.FAILED) | Q(status=WebhookEvent.Status.PENDING, attempts__gte=1)

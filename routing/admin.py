@@ -8,14 +8,18 @@ the Call and AdmissionRequest admins embed as a read-only field.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from routing.models import PartnerCounter, RoutingDecision
+from routing.vocabulary import language_label, readable_location, written_label
 
 
 def _text(value: Any) -> str:
@@ -26,15 +30,14 @@ def decision_html(decision: RoutingDecision | None) -> SafeString:
     """The decision as an escaped HTML fragment (every value from the row is escaped)."""
     if decision is None:
         return format_html("<p>{}</p>", "No routing decision recorded.")
-    where = decision.location_label or "unknown location"
     summary = format_html(
-        "<p><strong>{}</strong> · {} · service {} · language {} · location {} (from {}){}</p>",
+        "<p><strong>{}</strong> · {} · {} · {} · {}{}</p>",
         decision.get_kind_display(),
-        decision.created_at.strftime("%Y-%m-%d %H:%M:%S UTC") if decision.created_at else "",
-        decision.service or "unsure",
-        decision.language or "any",
-        where,
-        decision.get_location_source_display(),
+        # Staff pages run in STAFF_TIME_ZONE (config.staff_time); the abbreviation says which.
+        date_format(timezone.localtime(decision.created_at), "M j, Y, g:i:s A T") if decision.created_at else "",
+        written_label(decision.service or "unsure"),
+        language_label(decision.language),
+        readable_location(decision.location_label, decision.location_source),
         format_html(" — {}", decision.location_problem) if decision.location_problem else "",
     )
     chosen_rows = [
@@ -99,12 +102,20 @@ def decision_html(decision: RoutingDecision | None) -> SafeString:
 class RoutingDecisionAdmin(admin.ModelAdmin):
     """Decisions are a record of what happened: nobody adds, edits or deletes them here."""
 
-    list_display = ("created_at", "kind", "service", "location_label", "location_source", "first_choice", "fallback")
+    list_display = ("created_at", "kind", "service_label", "where", "first_choice", "fallback")
     list_filter = ("kind", "location_source", "service")
     date_hierarchy = "created_at"
     search_fields = ("state", "zip_code", "location_label")
     readonly_fields = ("explanation",)
     fields = ("explanation",)
+
+    @admin.display(description="Service", ordering="service")
+    def service_label(self, obj: RoutingDecision) -> str:
+        return written_label(obj.service or "unsure")
+
+    @admin.display(description="Caller's area", ordering="location_label")
+    def where(self, obj: RoutingDecision) -> str:
+        return readable_location(obj.location_label, obj.location_source)
 
     @admin.display(description="First choice")
     def first_choice(self, obj: RoutingDecision) -> str:
@@ -135,9 +146,16 @@ class PartnerCounterAdmin(admin.ModelAdmin):
         "calls_today",
         "month",
         "calls_this_month",
-        "spend_this_month_cents",
+        "spend_this_month",
         "updated_at",
     )
+
+    @admin.display(description="Spend this month", ordering="spend_this_month_cents")
+    def spend_this_month(self, obj: PartnerCounter) -> str:
+        # Routing imports no other app, so not partners' money helper; the same "$1,755.00" form.
+        cents = obj.spend_this_month_cents
+        return f"{'-' if cents < 0 else ''}${Decimal(abs(cents)) / 100:,.2f}"
+
     search_fields = ("partner__display_name",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:

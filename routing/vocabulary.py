@@ -116,3 +116,27 @@ SPOKEN_SERVICE: dict[str, dict[str, str]] = {
 SPOKEN_SERVICE_FULL: dict[str, dict[str, str]] = {
     lang: {s.code: s.spoken_full[lang] for s in (*SERVICES, UNSURE)} for lang in LANGUAGES
 }
+
+
+def language_label(code: str) -> str:
+    """ "es" → "Spanish"; an empty code is "Any language" (routing's "no preference")."""
+    if not code:
+        return "Any language"
+    return dict(LANGUAGE_CHOICES).get(code, code)
+
+
+# Where a caller's location came from, as staff read it after the place ("Austin, TX · from …").
+LOCATION_SOURCE_WORDS = {
+    "zip": "ZIP code the caller gave",
+    "twilio": "from the phone network",
+    "area_code": "from the caller-ID area code",
+    "unknown": "source not recorded",
+}
+
+
+def readable_location(area: str, source: str) -> str:
+    """ "Portland, OR" + "unknown" → "Portland, OR (source not recorded)"; nothing known → "Location unknown"."""
+    words = LOCATION_SOURCE_WORDS.get(source, source)
+    if not area or area == "unknown location":
+        return "Location unknown"
+    return f"{area} ({words})"

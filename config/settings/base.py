@@ -9,6 +9,7 @@ Celery worker and beat.
 
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import environ
 from celery.schedules import crontab
@@ -60,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "config.staff_time.StaffTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -225,6 +227,11 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Staff read times in one zone, with its abbreviation ("Dec 1, 2026, 9:05 AM EST"): the admin
+# and staff pages switch to it (config.staff_time); everything is still stored in UTC.
+STAFF_TIME_ZONE = env("STAFF_TIME_ZONE", default="America/New_York")
+ZoneInfo(STAFF_TIME_ZONE)  # an unknown zone stops the start, not a staff page later
+FORMAT_MODULE_PATH = ["config.formats"]
 
 # --- Static ---------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -13,6 +13,8 @@ from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -20,6 +22,7 @@ from helpline.audit import AuditedAdminMixin
 from helpline.models import Call, CallEvent, DialAttempt
 from helpline.privacy import mask_phone
 from routing.admin import decision_html
+from routing.vocabulary import language_label, readable_location, written_label
 
 _EVENT_TEXT = {
     "ivr": "Caller choice",
@@ -32,18 +35,21 @@ _EVENT_TEXT = {
 
 # What Twilio and the call flow wrote: shown, never edited by staff.
 CALL_FIELDS: tuple[str, ...] = (
-    "call_sid",
+    "started_at",
     "caller",
     "helpline_number",
-    "to_number",
     "listing_facility",
+    "service_label",
+    "language_name",
+    "area",
     "status",
     "outcome_reason",
     "connected_partner",
     "connected_facility",
-    "talk_seconds",
-    "duration_seconds",
+    "talk",
+    "duration",
     "is_test",
+    "call_sid",
 )
 
 
@@ -61,24 +67,35 @@ class CallAdminForm(forms.ModelForm):
 
 
 def _when(at: datetime | None) -> str:
-    return at.strftime("%H:%M:%S") if at else ""
+    """A timeline time in the staff time zone (active on admin pages), seconds shown: legs are seconds apart."""
+    return date_format(timezone.localtime(at), "g:i:s A T") if at else ""
+
+
+def _minutes(seconds: int) -> str:
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds else "—"
+
+
+def service_text(code: str) -> str:
+    """A caller's service choice as staff read it; an empty code means the caller never chose."""
+    if not code:
+        return "Not chosen"
+    return written_label(code)
 
 
 @admin.register(Call)
 class CallAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = CallAdminForm
     list_display = [
-        "started_at",
+        "when",
         "caller",
-        "to_number",
-        "service",
+        "service_label",
         "language",
         "area",
         "status",
-        "connected_partner",
-        "talk_seconds",
-        "needs_followup",
-        "is_test",
+        "partner",
+        "talk",
+        "followup",
+        "test_call",
     ]
     list_filter = [
         "status",
@@ -127,9 +144,41 @@ class CallAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def caller(self, obj: Call) -> str:
         return mask_phone(obj.caller_number or "")
 
-    @admin.display(description="Caller's area", ordering="location_source")
+    @admin.display(description="When", ordering="started_at")
+    def when(self, obj: Call) -> str:
+        return date_format(timezone.localtime(obj.started_at), "M j, g:i A T")
+
+    @admin.display(description="Caller's area", ordering="caller_area")
     def area(self, obj: Call) -> str:
-        return f"{obj.caller_area or 'unknown'} ({obj.get_location_source_display()})"
+        return readable_location(obj.caller_area, obj.location_source)
+
+    @admin.display(description="Partner", ordering="connected_partner__display_name")
+    def partner(self, obj: Call) -> str:
+        return obj.connected_partner.display_name if obj.connected_partner else "—"
+
+    @admin.display(description="Service", ordering="service")
+    def service_label(self, obj: Call) -> str:
+        return service_text(obj.service)
+
+    @admin.display(description="Language", ordering="language")
+    def language_name(self, obj: Call) -> str:
+        return language_label(obj.language)
+
+    @admin.display(description="Follow-up", boolean=True, ordering="needs_followup")
+    def followup(self, obj: Call) -> bool:
+        return obj.needs_followup
+
+    @admin.display(description="Test", boolean=True, ordering="is_test")
+    def test_call(self, obj: Call) -> bool:
+        return obj.is_test
+
+    @admin.display(description="Talk time", ordering="talk_seconds")
+    def talk(self, obj: Call) -> str:
+        return _minutes(obj.talk_seconds)
+
+    @admin.display(description="Call length", ordering="duration_seconds")
+    def duration(self, obj: Call) -> str:
+        return _minutes(obj.duration_seconds)
 
     @admin.display(description="Why it went where it went")
     def decision(self, obj: Call) -> SafeString:
@@ -141,7 +190,7 @@ class CallAdmin(AuditedAdminMixin, admin.ModelAdmin):
             return format_html("<p>{}</p>", "Not needed.")
         return decision_html(obj.pool_decision)
 
-    @admin.display(description="Timeline (UTC)")
+    @admin.display(description="Timeline")
     def timeline(self, obj: Call) -> SafeString:
         rows: list[tuple[datetime, str, str]] = []
         number = obj.helpline_number
@@ -160,8 +209,8 @@ class CallAdmin(AuditedAdminMixin, admin.ModelAdmin):
                 (
                     obj.routing_started_at,
                     "Routed",
-                    f"service {obj.service or 'unsure'}, language {obj.language}, caller's area "
-                    f"{obj.caller_area or 'unknown'} (from {obj.get_location_source_display()}); "
+                    f"{service_text(obj.service)}, {language_label(obj.language)}, "
+                    f"{readable_location(obj.caller_area, obj.location_source)}; "
                     f"{len(obj.failover_plan)} partner(s) in the failover list",
                 )
             )
@@ -176,7 +225,8 @@ class CallAdmin(AuditedAdminMixin, admin.ModelAdmin):
                     attempt.started_at,
                     f"Dial attempt {attempt.sequence}",
                     f"{attempt.partner} — {attempt.facility.name}: {attempt.get_outcome_display()}"
-                    f"{', accepted' if attempt.accepted else ''}, talk {attempt.talk_seconds} s{ring}",
+                    f"{', accepted' if attempt.accepted else ''}"
+                    f"{f', talked {_minutes(attempt.talk_seconds)}' if attempt.talk_seconds else ''}{ring}",
                 )
             )
         if obj.ended_at:

@@ -614,6 +614,9 @@ def _bill_when_final(*, call: Call) -> None:
 # --- Automatic pause (issue 7) -----------------------------------------------------------------------------
 
 
+AUTO_PAUSE_REASON_PREFIX = "auto-paused"  # staff lists find automatic pauses by it
+
+
 def partner_check_auto_pause(*, partner_id: int, now: datetime) -> bool:
     """Pause a partner whose legs keep going unanswered or failing, and tell staff.
 
@@ -627,7 +630,8 @@ def partner_check_auto_pause(*, partner_id: int, now: datetime) -> bool:
     ).count()
     if recent < threshold:
         return False
-    reason = f"auto-paused: {recent} unanswered or failed calls within {settings.AUTO_PAUSE_WINDOW_MINUTES} minutes"
+    minutes = settings.AUTO_PAUSE_WINDOW_MINUTES
+    reason = f"{AUTO_PAUSE_REASON_PREFIX}: {recent} unanswered or failed calls within {minutes} minutes"
     paused = (
         Partner.objects.filter(pk=partner_id, status=Partner.Status.ACTIVE).update(
             status=Partner.Status.PAUSED, paused_reason=reason[:200], updated_at=now

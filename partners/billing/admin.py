@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from partners.billing.invoices import invoice_csv, invoice_pdf
+from partners.billing.invoices import invoice_csv, invoice_pdf, usd
 from partners.directory import services
 from partners.models import (
     BillingDecision,
@@ -31,7 +31,18 @@ from partners.models import (
     WebhookDelivery,
     WebhookEvent,
 )
+from partners.selectors import webhook_events_failing_q
 from partners.webhooks import delivery as webhooks
+
+
+def _amount(description: str, field: str) -> Any:
+    """A list/read-only column showing integer cents ``field`` as money ("$1,755.00")."""
+
+    @admin.display(description=description, ordering=field)
+    def show(self: Any, obj: Any) -> str:
+        return usd(getattr(obj, field))
+
+    return show
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -56,7 +67,8 @@ class AdjustmentForm(forms.ModelForm):
 class LedgerEntryAdmin(admin.ModelAdmin):
     """Entries are never edited or deleted; "Add" makes an adjustment recorded with the staff member."""
 
-    list_display = ["id", "occurred_at", "partner", "kind", "amount_cents", "description", "created_by"]
+    list_display = ["id", "occurred_at", "partner", "kind", "amount", "description", "created_by"]
+    amount = _amount("Amount", "amount_cents")
     list_filter = ["kind", "partner"]
     list_select_related = ["partner", "created_by"]
     date_hierarchy = "occurred_at"
@@ -67,7 +79,12 @@ class LedgerEntryAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
             return []
-        return [f.name for f in LedgerEntry._meta.fields]
+        return ["amount" if f.name == "amount_cents" else f.name for f in LedgerEntry._meta.fields]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return list(AdjustmentForm.Meta.fields)
+        return self.get_readonly_fields(request, obj)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -94,8 +111,9 @@ class LedgerEntryAdmin(admin.ModelAdmin):
 
 class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
-    fields = ["occurred_at", "description", "amount_cents", "ledger_entry"]
-    readonly_fields = ["occurred_at", "description", "amount_cents", "ledger_entry"]
+    fields = ["occurred_at", "description", "amount", "ledger_entry"]
+    readonly_fields = ["occurred_at", "description", "amount", "ledger_entry"]
+    amount = _amount("Amount", "amount_cents")
     extra = 0
     can_delete = False
     max_num = 0
@@ -103,7 +121,15 @@ class InvoiceLineInline(admin.TabularInline):
 
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin):
-    list_display = ["number", "partner", "month", "charge_count", "total_cents", "generated_at", "downloads"]
+    list_display = ["number", "partner", "billed_month", "charge_count", "total", "generated_at", "downloads"]
+    readonly_fields = ["total"]
+    exclude = ["total_cents"]
+    total = _amount("Total", "total_cents")
+
+    @admin.display(description="Month", ordering="month")
+    def billed_month(self, obj: Invoice) -> str:
+        return f"{obj.month:%B %Y}"
+
     list_filter = ["month"]
     list_select_related = ["partner"]
     search_fields = ["number", "partner__display_name"]
@@ -192,7 +218,8 @@ class DisputeAdmin(admin.ModelAdmin):
 @admin.register(BillingDecision)
 class BillingDecisionAdmin(ReadOnlyAdmin):
     list_display = ["id", "occurred_at", "partner", "kind", "outcome", "talk_seconds", "billable", "reason",
-                    "price_cents"]  # fmt: skip
+                    "price"]  # fmt: skip
+    price = _amount("Price", "price_cents")
     list_filter = ["billable", "reason", "kind", "partner"]
     list_select_related = ["partner"]
     date_hierarchy = "occurred_at"
@@ -208,10 +235,23 @@ class WebhookDeliveryInline(admin.TabularInline):
     max_num = 0
 
 
+class DeliveryFilter(admin.SimpleListFilter):
+    title = "delivery"
+    parameter_name = "delivery"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("failing", "Failing (retrying or given up)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> QuerySet[WebhookEvent]:
+        if self.value() == "failing":
+            return queryset.filter(webhook_events_failing_q())
+        return queryset
+
+
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyAdmin):
     list_display = ["event_id", "created_at", "partner", "event", "status", "attempts", "next_attempt_at"]
-    list_filter = ["status", "event", "partner"]
+    list_filter = [DeliveryFilter, "status", "event", "partner"]
     list_select_related = ["partner"]
     inlines = [WebhookDeliveryInline]
     actions = ["retry_now"]
@@ -235,6 +275,7 @@ class PartnerChangeLogAdmin(ReadOnlyAdmin):
 
 @admin.register(PriceChange)
 class PriceChangeAdmin(ReadOnlyAdmin):
-    list_display = ["partner", "price_cents", "effective_from"]
+    list_display = ["partner", "price", "effective_from"]
+    price = _amount("Price per call", "price_cents")
     list_filter = ["partner"]
     list_select_related = ["partner"]

@@ -28,6 +28,14 @@ def dollars(cents: int) -> str:
     return f"{(Decimal(cents) / 100).quantize(Decimal('0.01'))}"
 
 
+def usd(cents: int | None) -> str:
+    """Money as people read it: 175500 → "$1,755.00"; -1500 → "-$15.00"; None → "—"."""
+    if cents is None:
+        return "—"
+    sign = "-" if cents < 0 else ""
+    return f"{sign}${Decimal(abs(cents)) / 100:,.2f}"
+
+
 def month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
     start = dt.datetime(month.year, month.month, 1, tzinfo=dt.UTC)
     end = dt.datetime(month.year + (month.month == 12), month.month % 12 + 1, 1, tzinfo=dt.UTC)

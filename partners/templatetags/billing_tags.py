@@ -2,15 +2,14 @@
 
 from django import template
 
-from partners.billing.invoices import dollars
+from partners.billing.invoices import usd as _usd
 
 register = template.Library()
 
 
 @register.filter
 def usd(cents: int | None) -> str:
-    """4500 → "$45.00"; -1500 → "-$15.00"."""
+    """4500 → "$45.00"; 175500 → "$1,755.00"; -1500 → "-$15.00"."""
     if cents is None:
         return "–"
-    text = dollars(int(cents))
-    return f"-${text[1:]}" if text.startswith("-") else f"${text}"
+    return _usd(int(cents))
