@@ -71,6 +71,23 @@ def _when(at: datetime | None) -> str:
     return date_format(timezone.localtime(at), "g:i:s A T") if at else ""
 
 
+_IVR_WORDS = {
+    "crisis": "Chose the crisis line",
+    "zip:given": "Keyed a ZIP code",
+    "zip:unknown": "Did not key a ZIP code",
+}
+
+
+def _ivr_choice(status: str) -> str:
+    """What the caller pressed, in words: "service:mat" → "Service: Medication-assisted treatment (MAT)"."""
+    what, _, value = status.partition(":")
+    if what == "service" and value:
+        return f"Service: {service_text(value)}"
+    if what == "language" and value:
+        return f"Language: {language_label(value)}"
+    return _IVR_WORDS.get(status, status)
+
+
 def _minutes(seconds: int) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}" if seconds else "—"
 
@@ -202,6 +219,9 @@ class CallAdmin(AuditedAdminMixin, admin.ModelAdmin):
         rows.append((obj.started_at, "Call received", f"on {where}; caller {mask_phone(obj.caller_number or '')}"))
         for event in CallEvent.objects.filter(call=obj).order_by("received_at", "id"):
             label = _EVENT_TEXT.get(event.kind, event.kind)
+            if event.kind == "ivr":
+                rows.append((event.received_at, label, _ivr_choice(event.status)))
+                continue
             extra = ", ".join(f"{k} {v}" for k, v in sorted(event.detail.items())) if event.detail else ""
             rows.append((event.received_at, label, f"{event.status}{' — ' + extra if extra else ''}"))
         if obj.routing_started_at:

@@ -31,8 +31,8 @@ def test_call_page_shows_the_timeline_and_masks_the_number(client):
     client.force_login(staff)
     body = client.get(f"/admin/helpline/call/{call.pk}/change/").content.decode()
     assert "•••-•••-0123" in body and "5125550123" not in body
-    assert "Caller choice" in body and "service:mat" in body
-    assert "Routed" in body and "Austin, TX" in body and "Twilio FromZip / FromState" in body
+    assert "Caller choice" in body and "Service: Medication-assisted treatment (MAT)" in body
+    assert "Routed" in body and "Austin, TX (from the phone network)" in body
     for n, partner, outcome in [(1, "Partner A", "Busy"), (2, "Partner B", "No answer"), (3, "Partner C", "Failed")]:
         assert f"Dial attempt {n}" in body and partner in body and outcome in body
     assert "Sent to fallback line" in body and "needs staff follow-up" in body
