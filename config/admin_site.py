@@ -62,7 +62,7 @@ class ClearlineAdminSite(OTPAdminSite):
             **self.each_context(request),
             "title": "Intake",
             "subtitle": None,
-            **intake.intake_summary(now=timezone.now()),
+            **intake.intake_summary(now=timezone.now(), may_view=intake.may_view_for(request)),
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/intake_home.html", context)

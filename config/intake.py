@@ -15,11 +15,13 @@ tile, no per-row lookups (guarded by a query-count test).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
-from django.db.models import Count, Q
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Model, Q
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -153,7 +155,7 @@ def _partner_name(req: AdmissionRequest) -> str:
     return req.partner.display_name if req.partner else "No partner"
 
 
-def _why(req: AdmissionRequest, now: dt.datetime) -> str:
+def _why(req: AdmissionRequest) -> str:
     if req.status == Status.UNROUTED:
         return "Nobody eligible"
     if req.status == Status.UNREACHABLE:
@@ -164,8 +166,29 @@ def _why(req: AdmissionRequest, now: dt.datetime) -> str:
     return "Overdue"
 
 
-def intake_summary(*, now: dt.datetime) -> dict[str, Any]:
-    """Every tile of the intake home, and the calls in progress."""
+def intake_summary(*, now: dt.datetime, may_view: Callable[[type[Model]], bool] = lambda _m: True) -> dict[str, Any]:
+    """Every tile of the intake home a staff member may see, and the calls in progress.
+
+    ``may_view(Model)`` is the staff gate's per-model view permission (config.staff_access):
+    a tile about a model the person may not view is left out, and its queries are not run.
+    """
+    tiles: list[Tile] = []
+    summary: dict[str, Any] = {"tiles": tiles, "request_breakdown": [], "updated": staff_datetime(now, date=False)}
+    if may_view(Call):
+        _call_tiles(now=now, tiles=tiles, summary=summary)
+    if may_view(AdmissionRequest):
+        _request_tiles(now=now, tiles=tiles, summary=summary)
+    if may_view(Partner):
+        tiles.append(_paused_tile(now=now))
+    if may_view(WebhookEvent):
+        tiles.append(_webhooks_tile(now=now))
+    guides = _guides_tile(now=now, may_view=may_view)
+    if guides is not None:
+        tiles.append(guides)
+    return summary
+
+
+def _call_tiles(*, now: dt.datetime, tiles: list[Tile], summary: dict[str, Any]) -> None:
     calls = Call.objects.aggregate(
         followup=Count("id", filter=Q(needs_followup=True)),
         live=Count("id", filter=Q(status__in=LIVE_CALL_STATUSES)),
@@ -178,7 +201,30 @@ def intake_summary(*, now: dt.datetime) -> dict[str, Any]:
         )
         .order_by("-started_at")[:ITEMS_SHOWN]
     )
+    tiles.append(
+        Tile(
+            key="followup",
+            title="Calls to follow up",
+            count=calls["followup"],
+            url=_changelist("helpline_call", "needs_followup__exact=1"),
+            empty="No call is waiting for a follow-up.",
+            items=[_call_item(c, now) for c in followup_calls],
+        )
+    )
+    summary["live_count"] = calls["live"]
+    summary["live_calls"] = live_calls(now=now)
+    summary["live_url"] = _changelist("helpline_call", "status__in=" + ",".join(LIVE_CALL_STATUSES))
 
+
+REQUEST_KINDS = [
+    ("unrouted", "Unrouted", "Nobody was eligible: find a partner or call the person back."),
+    ("overdue", "Overdue", "Not connected 30 minutes after they were due."),
+    ("unreachable", "Unreachable", "Every callback round went unanswered."),
+    ("failed_callbacks", "Failed callbacks", "Open requests whose partners did not pick up twice or more."),
+]
+
+
+def _request_tiles(*, now: dt.datetime, tiles: list[Tile], summary: dict[str, Any]) -> None:
     open_requests = admission_selectors.with_leg_counts(
         AdmissionRequest.objects.exclude(status__in=admission_selectors.DONE_STATUSES)
     )
@@ -204,49 +250,17 @@ def intake_summary(*, now: dt.datetime) -> dict[str, Any]:
         .only(*request_fields)
         .order_by("next_action_at")[:ITEMS_SHOWN]
     )
-
-    paused_today = list(
-        Partner.objects.filter(
-            status=Partner.Status.PAUSED,
-            paused_reason__startswith=AUTO_PAUSE_REASON_PREFIX,
-            updated_at__gte=start_of_staff_day(now),
-        )
-        .only("pk", "display_name", "paused_reason", "updated_at")
-        .order_by("-updated_at")
-    )
-
-    failing_q = webhook_events_failing_q()
-    failing = list(
-        WebhookEvent.objects.filter(failing_q)
-        .select_related("partner")
-        .only("pk", "event", "status", "attempts", "created_at", "partner__display_name")
-        .order_by("-created_at")[: ITEMS_SHOWN + 1]
-    )
-    failing_count = len(failing) if len(failing) <= ITEMS_SHOWN else WebhookEvent.objects.filter(failing_q).count()
-
-    request_tiles = [
-        ("unrouted", "Unrouted requests", "Nobody was eligible: find a partner or call the person back."),
-        ("overdue", "Overdue requests", "Not connected 30 minutes after they were due."),
-        ("unreachable", "Unreachable", "Every callback round went unanswered."),
-        ("failed_callbacks", "Failed callbacks", "Open requests whose partners did not pick up twice or more."),
-    ]
-    tiles = [
-        Tile(
-            key="followup",
-            title="Calls to follow up",
-            count=calls["followup"],
-            url=_changelist("helpline_call", "needs_followup__exact=1"),
-            empty="No call is waiting for a follow-up.",
-            items=[_call_item(c, now) for c in followup_calls],
-        ),
+    tiles.append(
         Tile(
             key="attention",
             title="Requests needing attention",
             count=counts["attention"],
             url=_changelist("helpline_admissionrequest", "attention=any"),
             empty="Every open request is on track.",
-            items=[_request_item(r, now, why=_why(r, now)) for r in attention],
-        ),
+            items=[_request_item(r, now, why=_why(r)) for r in attention],
+        )
+    )
+    tiles.append(
         Tile(
             key="due",
             title="Callbacks due within the hour",
@@ -261,63 +275,78 @@ def intake_summary(*, now: dt.datetime) -> dict[str, Any]:
                 )
                 for r in due
             ],
-        ),
-        Tile(
-            key="paused",
-            title="Partners paused automatically today",
-            count=len(paused_today),
-            url=_changelist("partners_partner", "paused=auto_today"),
-            empty="No partner was paused automatically today.",
-            items=[
-                Item(
-                    text=p.display_name,
-                    detail=f"{p.paused_reason} · {_ago(p.updated_at, now)}",
-                    url=_change("partners_partner", p.pk),
-                )
-                for p in paused_today[:ITEMS_SHOWN]
-            ],
-        ),
-        Tile(
-            key="webhooks",
-            title="Webhook deliveries failing",
-            count=failing_count,
-            url=_changelist("partners_webhookevent", "delivery=failing"),
-            empty="Every partner webhook is being delivered.",
-            items=[
-                Item(
-                    text=f"{e.partner.display_name} · {e.event}",
-                    detail=f"{'Gave up' if e.status == WebhookEvent.Status.FAILED else 'Retrying'} after "
-                    f"{e.attempts} attempt{'s' if e.attempts != 1 else ''} · {_ago(e.created_at, now)}",
-                    url=_change("partners_webhookevent", e.pk),
-                )
-                for e in failing[:ITEMS_SHOWN]
-            ],
-        ),
-    ]
-    guides = _guides_tile(now=now)
-    if guides is not None:
-        tiles.append(guides)
-
-    breakdown = [
+        )
+    )
+    summary["request_breakdown"] = [
         {"key": key, "title": title, "hint": hint, "count": counts[key],
          "url": _changelist("helpline_admissionrequest", f"attention={key}")}
-        for key, title, hint in request_tiles
+        for key, title, hint in REQUEST_KINDS
     ]  # fmt: skip
-    return {
-        "tiles": tiles,
-        "request_breakdown": breakdown,
-        "live_count": calls["live"],
-        "live_calls": live_calls(now=now),
-        "live_url": _changelist("helpline_call", "status__in=" + ",".join(LIVE_CALL_STATUSES)),
-        "updated": staff_datetime(now, date=False),
-    }
 
 
-def _guides_tile(*, now: dt.datetime) -> Tile | None:
+def _paused_tile(*, now: dt.datetime) -> Tile:
+    paused_today = list(
+        Partner.objects.filter(
+            status=Partner.Status.PAUSED,
+            paused_reason__startswith=AUTO_PAUSE_REASON_PREFIX,
+            updated_at__gte=start_of_staff_day(now),
+        )
+        .only("pk", "display_name", "paused_reason", "updated_at")
+        .order_by("-updated_at")
+    )
+    return Tile(
+        key="paused",
+        title="Partners paused automatically today",
+        count=len(paused_today),
+        url=_changelist("partners_partner", "paused=auto_today"),
+        empty="No partner was paused automatically today.",
+        items=[
+            Item(
+                text=p.display_name,
+                detail=f"{p.paused_reason} · {_ago(p.updated_at, now)}",
+                url=_change("partners_partner", p.pk),
+            )
+            for p in paused_today[:ITEMS_SHOWN]
+        ],
+    )
+
+
+def _webhooks_tile(*, now: dt.datetime) -> Tile:
+    failing_q = webhook_events_failing_q()
+    failing = list(
+        WebhookEvent.objects.filter(failing_q)
+        .select_related("partner")
+        .only("pk", "event", "status", "attempts", "created_at", "partner__display_name")
+        .order_by("-created_at")[: ITEMS_SHOWN + 1]
+    )
+    count = len(failing) if len(failing) <= ITEMS_SHOWN else WebhookEvent.objects.filter(failing_q).count()
+    return Tile(
+        key="webhooks",
+        title="Webhook deliveries failing",
+        count=count,
+        url=_changelist("partners_webhookevent", "delivery=failing"),
+        empty="Every partner webhook is being delivered.",
+        items=[
+            Item(
+                text=f"{e.partner.display_name} · {e.event}",
+                detail=f"{'Gave up' if e.status == WebhookEvent.Status.FAILED else 'Retrying'} after "
+                f"{e.attempts} attempt{'s' if e.attempts != 1 else ''} · {_ago(e.created_at, now)}",
+                url=_change("partners_webhookevent", e.pk),
+            )
+            for e in failing[:ITEMS_SHOWN]
+        ],
+    )
+
+
+def _guides_tile(*, now: dt.datetime, may_view: Callable[[type[Model]], bool]) -> Tile | None:
     """Guides past their clinical review date, once the guides app is installed."""
     if not apps.is_installed("helpline.site.guides"):
         return None
-    from helpline.site.guides.selectors import guides_past_review  # the app is optional
+    from helpline.site.guides.models import Guide  # the app is optional
+    from helpline.site.guides.selectors import guides_past_review
+
+    if not may_view(Guide):
+        return None
 
     past = list(guides_past_review(today=staff_local(now).date()).only("pk", "title", "language", "next_review_due"))
     return Tile(
@@ -337,8 +366,20 @@ def _guides_tile(*, now: dt.datetime) -> Tile | None:
     )
 
 
+def may_view_for(request: HttpRequest) -> Callable[[type[Model]], bool]:
+    """The staff gate's third condition: the ``view_`` permission of the model a tile shows."""
+    user = request.user
+
+    def may_view(model: type[Model]) -> bool:
+        return user.has_perm(f"{model._meta.app_label}.view_{model._meta.model_name}")
+
+    return may_view
+
+
 def live_calls_view(request: HttpRequest) -> JsonResponse:
     """The calls in progress for the intake home's script (staff only; wrapped by ``admin_view``)."""
+    if not may_view_for(request)(Call):
+        raise PermissionDenied("Your staff account may not view calls.")
     now = timezone.now()
     calls = live_calls(now=now)
     count = Call.objects.filter(status__in=LIVE_CALL_STATUSES).count() if len(calls) >= LIVE_CALLS_SHOWN else len(calls)

@@ -199,3 +199,19 @@ def test_guides_past_review_appear_only_when_the_guides_app_is_installed(staff_c
 
     html = staff_client.get(ADMIN).content.decode()
     assert ('data-tile="guides"' in html) == apps.is_installed("helpline.site.guides")
+
+
+def test_staff_see_only_the_tiles_of_models_they_may_view(client):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    busy_helpline()
+    user = UserFactory(username="calls-only", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename="view_call"))
+    client.force_login(user)
+    html = client.get(ADMIN).content.decode()
+    assert set(tile_counts(html)) == {"followup"}
+    assert "Calls in progress" in html
+    user.user_permissions.set(Permission.objects.filter(codename="view_partner"))
+    assert client.get(ADMIN + "intake/live-calls.json").status_code == 403
