@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 
 import pytest
+import time_machine
 from django.core.cache import cache
 
 CHROMIUM = "/usr/bin/chromium"
@@ -31,10 +33,6 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
         return  # the xdist controller runs no test, and a travelled clock stalls its start of the workers
-    import datetime as dt
-
-    import time_machine
-
     try:
         destination = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
@@ -65,6 +63,19 @@ def _clear() -> None:
         cache.clear()
     except Exception:  # noqa: BLE001, S110 - fault tests stop Redis; the cache is then simply unavailable
         pass
+
+
+# A Wednesday in mid-November, 18:00 UTC: noon in Chicago, 10:00 in California, 08:00 in Honolulu,
+# far from any day or month boundary in every US zone. Tests that make rows "minutes/hours ago"
+# and then count by day or month use it, so they do not depend on the hour the suite runs at.
+QUIET_HOUR = dt.datetime(2026, 11, 18, 18, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def quiet_clock() -> Iterator[dt.datetime]:
+    """The clock at ``QUIET_HOUR``, ticking (leases and timeouts still work)."""
+    with time_machine.travel(QUIET_HOUR, tick=True):
+        yield QUIET_HOUR
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,8 @@ from tests.partners.factories import (
     billed_call,
 )
 
-pytestmark = pytest.mark.django_db
+# Rows are made "minutes ago" and counted by day and month: a clock far from any boundary.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quiet_clock")]
 
 
 @pytest.fixture

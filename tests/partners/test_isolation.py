@@ -38,7 +38,8 @@ from partners.models import (
 from tests.factories import FacilityFactory, PartnerFactory, UserFactory
 from tests.partners.factories import AdmissionRequestFactory, billed_call
 
-pytestmark = pytest.mark.django_db
+# Rows are made "minutes ago" and counted by day and month: a clock far from any boundary.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quiet_clock")]
 
 B_CALLER = "+15125554444"
 

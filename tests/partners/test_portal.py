@@ -18,7 +18,8 @@ from partners.models import BillingDecision, Dispute, LedgerEntry, Partner, Part
 from tests.factories import FacilityFactory, OpeningHoursFactory, PartnerFactory, StaffFactory, UserFactory
 from tests.partners.factories import AdmissionRequestFactory, CallFactory, DialAttemptFactory, billed_call
 
-pytestmark = pytest.mark.django_db
+# Rows are made "minutes ago" and counted by day and month: a clock far from any boundary.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quiet_clock")]
 
 
 @pytest.fixture
