@@ -15,7 +15,7 @@ from encrypted_fields.fields import EncryptedCharField
 from phonenumber_field.modelfields import PhoneNumberField
 
 from helpline.privacy import EncryptedNoteField
-from routing.models import LocationSource, RoutingDecision
+from routing.models import LocationPrecision, LocationSource, RoutingDecision
 from routing.vocabulary import LANGUAGE_CHOICES, SERVICE_CHOICES
 
 
@@ -114,7 +114,14 @@ class Call(models.Model):
     zip_code = models.CharField(max_length=5, blank=True)
     state = models.CharField(max_length=2, blank=True)
     location_source = models.CharField(max_length=10, choices=LocationSource.choices, default=LocationSource.UNKNOWN)
+    location_precision = models.CharField(
+        max_length=5, choices=LocationPrecision.choices, default=LocationPrecision.NONE
+    )
+    # The caller ID's approximate place ("Chicago, IL"): a hint for staff, never used to route.
+    location_hint = models.CharField(max_length=80, blank=True)
     zip_attempts = models.PositiveSmallIntegerField(default=0)
+    # When the caller was asked for a ZIP: set once, so no call is ever asked twice (failover included).
+    zip_asked_at = models.DateTimeField(null=True, blank=True)
     listing_facility = models.ForeignKey(
         "partners.Facility", null=True, blank=True, on_delete=models.SET_NULL, related_name="listing_calls"
     )

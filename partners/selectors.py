@@ -332,6 +332,7 @@ def staff_report(*, since: dt.date, until: dt.date) -> dict[str, Any]:
         "by_service": grouped(calls, "service"),
         "by_state": grouped(calls, "state"),
         "by_location_source": grouped(calls, "location_source"),
+        "by_location_precision": grouped(calls, "location_precision"),
         "unanswered_calls": unanswered,
         "requests_needing_followup": requests_attention,
     }

@@ -31,13 +31,17 @@ def decision_html(decision: RoutingDecision | None) -> SafeString:
     if decision is None:
         return format_html("<p>{}</p>", "No routing decision recorded.")
     summary = format_html(
-        "<p><strong>{}</strong> · {} · {} · {} · {}{}</p>",
+        "<p><strong>{}</strong> · {} · {} · {} · {} · precision: {}{}{}</p>",
         decision.get_kind_display(),
         # Staff pages run in STAFF_TIME_ZONE (config.staff_time); the abbreviation says which.
         date_format(timezone.localtime(decision.created_at), "M j, Y, g:i:s A T") if decision.created_at else "",
         written_label(decision.service or "unsure"),
         language_label(decision.language),
         readable_location(decision.location_label, decision.location_source),
+        decision.get_location_precision_display(),
+        format_html(" · caller ID place, approximate (never used to route): {}", decision.location_hint)
+        if decision.location_hint
+        else "",
         format_html(" — {}", decision.location_problem) if decision.location_problem else "",
     )
     chosen_rows = [
@@ -102,8 +106,8 @@ def decision_html(decision: RoutingDecision | None) -> SafeString:
 class RoutingDecisionAdmin(admin.ModelAdmin):
     """Decisions are a record of what happened: nobody adds, edits or deletes them here."""
 
-    list_display = ("created_at", "kind", "service_label", "where", "first_choice", "fallback")
-    list_filter = ("kind", "location_source", "service")
+    list_display = ("created_at", "kind", "service_label", "where", "location_precision", "first_choice", "fallback")
+    list_filter = ("kind", "location_source", "location_precision", "service")
     date_hierarchy = "created_at"
     search_fields = ("state", "zip_code", "location_label")
     readonly_fields = ("explanation",)

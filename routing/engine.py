@@ -25,10 +25,20 @@ class Location:
     source: str = "unknown"  # routing.models.LocationSource value
     label: str = ""  # human area for whispers and reports: "Austin, TX" (never the number)
     problem: str = ""  # e.g. "unknown ZIP 00000" when a given ZIP could not be placed
+    # Approximate place of the caller-ID number ("Chicago, IL"), for staff only. Never an area:
+    # the engine does not read it, so it cannot widen where a caller is sent.
+    hint: str = ""
 
     @property
     def is_known(self) -> bool:
         return bool(self.state)
+
+    @property
+    def precision(self) -> str:
+        """How precisely the caller is placed: "zip", "state" or "none" (routing.models.LocationPrecision)."""
+        if self.zip_code:
+            return "zip"
+        return "state" if self.state else "none"
 
 
 @dataclass(frozen=True)

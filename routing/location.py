@@ -7,6 +7,13 @@ Order of trust: a ZIP the caller gave (keypad, form) > Twilio's ``FromZip`` /
 ``FromState`` > the caller-ID area code. Everything is offline (the ``zipcodes``
 data and phonenumbers' geocoder): the call path never waits on a network.
 
+Precision: a location places the caller to a ZIP (typed, or Twilio's
+``FromZip``), to a state (``FromState``, or the area code) or nowhere
+(``Location.precision``). Whether a state-level caller is asked for a ZIP is
+decided in ``routing.zip_question``. The phonenumbers geocoder's place of a
+caller ID ("Chicago, IL") is kept as ``Location.hint`` for staff: an
+approximate hint, never an area.
+
 Never a wrong place: toll-free, withheld, foreign, non-geographic or unknown
 numbers resolve to source "unknown"; an unknown ZIP is reported in
 ``Location.problem`` and the next source is tried, it is never guessed. The
@@ -17,6 +24,7 @@ label is a human area for whispers and reports ("Austin, TX", "area code
 from __future__ import annotations
 
 import functools
+import math
 import re
 
 import phonenumbers
@@ -163,6 +171,54 @@ def _zip_location(zip_code: str, source: str, problem: str = "") -> Location | N
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def approximate_place(caller_number: str) -> str:
+    """The geocoder's city for a US/PR geographic caller ID ("Chicago, IL"), or "".
+
+    Approximate by nature (a mobile number keeps its place when its owner
+    moves): shown to staff as a hint, never used to route.
+    """
+    if area_code_state(caller_number) is None:
+        return ""
+    try:
+        number = phonenumbers.parse((caller_number or "").strip(), "US")
+    except phonenumbers.NumberParseException:
+        return ""
+    description = geocoder.description_for_number(number, "en")
+    return description if _STATE_SUFFIX_RE.search(description) else ""
+
+
+@functools.lru_cache(maxsize=1)
+def zip_tables() -> tuple[dict[str, str], dict[str, frozenset[str]], dict[tuple[int, int], frozenset[str]]]:
+    """(ZIP -> state, 3-digit prefix -> states, 1° lat/lon cell -> states) of routable ZIPs, built once.
+
+    For the directory compile (``routing.selectors``): which states a ZIP-list,
+    prefix or radius area touches, without a lookup per ZIP.
+    """
+    by_zip: dict[str, str] = {}
+    by_prefix: dict[str, set[str]] = {}
+    by_cell: dict[tuple[int, int], set[str]] = {}
+    for row in zipcodes.list_all():
+        state = row.get("state", "")
+        code = str(row.get("zip_code", ""))
+        if state not in ROUTABLE_STATES or len(code) != 5:
+            continue
+        by_zip[code] = state
+        by_prefix.setdefault(code[:3], set()).add(state)
+        try:
+            lat, lon = float(row["lat"]), float(row["long"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if lat == 0 and lon == 0:
+            continue
+        by_cell.setdefault((math.floor(lat), math.floor(lon)), set()).add(state)
+    return (
+        by_zip,
+        {k: frozenset(v) for k, v in by_prefix.items()},
+        {k: frozenset(v) for k, v in by_cell.items()},
+    )
+
+
 def area_code_state(caller_number: str) -> tuple[str, str] | None:
     """(area code, state) of a US/PR geographic caller ID, or None.
 
@@ -227,12 +283,16 @@ def resolve_location(
         if loc is not None:
             return loc
     state = (twilio_state or "").strip().upper()
+
+    hint = approximate_place(caller_number) if caller_number else ""
     if state in ROUTABLE_STATES:
-        return Location(state=state, source="twilio", label=state, problem=problem)
+        return Location(state=state, source="twilio", label=state, problem=problem, hint=hint)
 
     placed = area_code_state(caller_number)
     if placed is not None:
         area_code, state = placed
-        return Location(state=state, source="area_code", label=f"area code {area_code}, {state}", problem=problem)
+        return Location(
+            state=state, source="area_code", label=f"area code {area_code}, {state}", problem=problem, hint=hint
+        )
 
     return Location(source="unknown", label="unknown location", problem=problem)

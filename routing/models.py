@@ -13,6 +13,18 @@ class LocationSource(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
 
 
+class LocationPrecision(models.TextChoices):
+    """How precisely a location places the caller (``engine.Location.precision``).
+
+    ZIP and state matter differently: a state matches only state-wide service
+    areas, so a state-level caller may be asked for a ZIP (``routing.zip_question``).
+    """
+
+    ZIP = "zip", "ZIP code"
+    STATE = "state", "State only"
+    NONE = "none", "Unknown"
+
+
 class RoutingDecision(models.Model):
     """One run of the routing engine, as it was, for staff to read later.
 
@@ -35,6 +47,9 @@ class RoutingDecision(models.Model):
     zip_code = models.CharField(max_length=5, blank=True)
     state = models.CharField(max_length=2, blank=True)
     location_source = models.CharField(max_length=10, choices=LocationSource.choices, default=LocationSource.UNKNOWN)
+    location_precision = models.CharField(
+        max_length=5, choices=LocationPrecision.choices, default=LocationPrecision.NONE
+    )
     listing_facility_id = models.BigIntegerField(null=True, blank=True)
     considered_count = models.PositiveIntegerField(default=0)
     chosen = models.JSONField(default=list)
@@ -48,6 +63,8 @@ class RoutingDecision(models.Model):
     notes = models.JSONField(default=list, blank=True)
     location_label = models.CharField(max_length=80, blank=True)  # "Austin, TX": an area, never a number
     location_problem = models.CharField(max_length=120, blank=True)  # e.g. "unknown ZIP 00000"
+    # The caller ID's approximate place ("Chicago, IL"): a hint for staff, never used to route.
+    location_hint = models.CharField(max_length=80, blank=True)
     rotation_key = models.BigIntegerField(default=0)
     directory_version = models.BigIntegerField(default=0)
 

@@ -61,6 +61,7 @@ from routing.engine import (
     facility_check,
     partner_problem,
 )
+from routing.location import zip_tables
 from routing.models import DirectoryVersion
 
 logger = logging.getLogger(__name__)
@@ -168,6 +169,13 @@ class CompiledDirectory:
     static: dict[int, Candidate] = field(default_factory=dict)
     # facility id -> (partner row it was built from, Candidate): reused while the row is unchanged.
     candidates: dict[int, tuple[Any, Candidate]] = field(default_factory=dict)
+    # For the ZIP question (routing.zip_question), counted per service ("" = any service):
+    # (state, service) -> facilities whose ZIP, prefix or radius area may reach into the state
+    # without serving the whole state; service -> facilities that do not serve every state;
+    # service -> all facilities.
+    finer_in_state: dict[tuple[str, str], int] = field(default_factory=dict)
+    not_nationwide: dict[str, int] = field(default_factory=dict)
+    offering: dict[str, int] = field(default_factory=dict)
 
     @property
     def key(self) -> DirectoryKey:
@@ -211,6 +219,33 @@ class CompiledDirectory:
             self.index.setdefault(key, []).append(fid)
             for service in record.services:
                 self.service_index.setdefault((key, service), []).append(fid)
+        self._count_for_zip_question(record, keys)
+
+    def _count_for_zip_question(self, record: FacilityRecord, keys: list[AreaKey]) -> None:
+        """Precompute what ``routing.zip_question`` asks of the directory, once per compile.
+
+        The states an area finer than a state touches are over-approximated (a
+        radius counts every state with a ZIP in the 1° cells its circle touches):
+        a needless question costs a caller seconds, a missed one the right partner.
+        """
+        by_zip, by_prefix, by_cell = zip_tables()
+        touched: set[str] = set()
+        for zip_code in record.service_zips:
+            state = by_zip.get(zip_code)
+            if state:
+                touched.add(state)
+        for prefix in record.service_zip_prefixes:
+            touched |= by_prefix.get(prefix, frozenset())
+        for kind, value in keys:
+            if kind == "cell":
+                touched |= by_cell.get(value, frozenset())
+        services = ("", *record.services)
+        for service in services:
+            self.offering[service] = self.offering.get(service, 0) + 1
+            if not record.service_states >= NATIONWIDE:
+                self.not_nationwide[service] = self.not_nationwide.get(service, 0) + 1
+            for state in touched - record.service_states:
+                self.finer_in_state[(state, service)] = self.finer_in_state.get((state, service), 0) + 1
 
 
 def directory_key() -> DirectoryKey:

@@ -118,6 +118,7 @@ class CallAdmin(AuditedAdminMixin, admin.ModelAdmin):
         "status",
         "needs_followup",
         "location_source",
+        "location_precision",
         ("started_at", admin.DateFieldListFilter),
         "language",
         "is_test",
@@ -167,7 +168,11 @@ class CallAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Caller's area", ordering="caller_area")
     def area(self, obj: Call) -> str:
-        return readable_location(obj.caller_area, obj.location_source)
+        hint = f"; approx. {obj.location_hint} from the caller ID, a hint only" if obj.location_hint else ""
+        return (
+            f"{readable_location(obj.caller_area, obj.location_source)} "
+            f"(precision: {obj.get_location_precision_display()}{hint})"
+        )
 
     @admin.display(description="Partner", ordering="connected_partner__display_name")
     def partner(self, obj: Call) -> str:
@@ -230,7 +235,8 @@ class CallAdmin(AuditedAdminMixin, admin.ModelAdmin):
                     obj.routing_started_at,
                     "Routed",
                     f"{service_text(obj.service)}, {language_label(obj.language)}, "
-                    f"{readable_location(obj.caller_area, obj.location_source)}; "
+                    f"{readable_location(obj.caller_area, obj.location_source)}, "
+                    f"precision {obj.get_location_precision_display()}; "
                     f"{len(obj.failover_plan)} partner(s) in the failover list",
                 )
             )

@@ -248,8 +248,12 @@ def call_set_location(*, call: Call, location: Location) -> None:
     call.zip_code = location.zip_code
     call.state = location.state
     call.location_source = location.source
+    call.location_precision = location.precision
+    call.location_hint = location.hint[:80] if location.precision != "zip" else ""
     call.caller_area = location.label[:80]
-    call.save(update_fields=["zip_code", "state", "location_source", "caller_area"])
+    call.save(
+        update_fields=["zip_code", "state", "location_source", "location_precision", "location_hint", "caller_area"]
+    )
 
 
 def call_location(*, call: Call) -> Location:
@@ -260,7 +264,28 @@ def call_location(*, call: Call) -> Location:
         return resolve_location(given_zip=call.zip_code)
     if call.location_source == "twilio" and call.zip_code:
         return resolve_location(twilio_zip=call.zip_code)
-    return Location(state=call.state, source=call.location_source, label=call.caller_area)
+    return Location(state=call.state, source=call.location_source, label=call.caller_area, hint=call.location_hint)
+
+
+def call_note_zip_asked(*, call: Call, now: datetime) -> bool:
+    """Mark that the caller is being asked for a ZIP; False if they already were (never twice per call)."""
+    if call.zip_asked_at is not None:
+        return False
+    call.zip_asked_at = now
+    call.save(update_fields=["zip_asked_at"])
+    return True
+
+
+def call_discard_route(*, call: Call) -> None:
+    """Forget an empty state-level decision before the ZIP question; the ZIP's decision replaces it.
+
+    The discarded decision row stays in the log (staff can see why the caller was asked).
+    """
+    call.routing_decision = None
+    call.failover_plan = []
+    call.next_choice = 0
+    call.routing_started_at = None
+    call.save(update_fields=["routing_decision", "failover_plan", "next_choice", "routing_started_at"])
 
 
 def call_note_zip_attempt(*, call: Call) -> int:

@@ -35,6 +35,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from helpline.admission import services as admission
 from helpline.privacy import caller_hash
+from helpline.voice.inbound import static_fallback
 from helpline.voice.security import twilio_webhook
 from routing.vocabulary import SPOKEN_SERVICE_FULL
 
@@ -64,6 +65,15 @@ def _url(name: str, attempt_id: int) -> str:
     return settings.PUBLIC_BASE_URL.rstrip("/") + reverse(f"twilio:{name}", kwargs={"attempt_id": attempt_id})
 
 
+def callback_webhook(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signature and parameter shapes checked (``twilio_webhook``); a re-split request gets the static fallback."""
+    return twilio_webhook(view, malformed=static_fallback)
+
+
+def _sms_refused() -> HttpResponse:
+    return _twiml(MessagingResponse())
+
+
 def _never_500(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
@@ -76,7 +86,7 @@ def _never_500(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
     return wrapped
 
 
-@twilio_webhook
+@callback_webhook
 @_never_500
 def whisper(request: HttpRequest, attempt_id: int) -> HttpResponse:
     """The partner answered: say what the call is about (area, service, language), ask for 1."""
@@ -102,7 +112,7 @@ def whisper(request: HttpRequest, attempt_id: int) -> HttpResponse:
     return _twiml(response)
 
 
-@twilio_webhook
+@callback_webhook
 @_never_500
 def accept(request: HttpRequest, attempt_id: int) -> HttpResponse:
     """The partner's key: 1 dials the person (screened), anything else passes to the next partner."""
@@ -127,7 +137,7 @@ def accept(request: HttpRequest, attempt_id: int) -> HttpResponse:
     return _twiml(response)
 
 
-@twilio_webhook
+@callback_webhook
 @_never_500
 def caller_screen(request: HttpRequest, attempt_id: int) -> HttpResponse:
     """The person's phone answered. Neutral words (a shared phone, a voicemail); press 1 to connect."""
@@ -164,7 +174,7 @@ def caller_screen(request: HttpRequest, attempt_id: int) -> HttpResponse:
     return _twiml(response)
 
 
-@twilio_webhook
+@callback_webhook
 @_never_500
 def caller_accept(request: HttpRequest, attempt_id: int) -> HttpResponse:
     """The person pressed a key: 1 bridges them to the partner (an empty response ends the screen)."""
@@ -177,7 +187,7 @@ def caller_accept(request: HttpRequest, attempt_id: int) -> HttpResponse:
     return _twiml(response)
 
 
-@twilio_webhook
+@callback_webhook
 @_never_500
 def dial_done(request: HttpRequest, attempt_id: int) -> HttpResponse:
     """The person's leg ended; tell the partner, who is still on the line, what happened."""
@@ -194,7 +204,7 @@ def dial_done(request: HttpRequest, attempt_id: int) -> HttpResponse:
     return _goodbye("We could not reach the person. We will try again later. Thank you. Goodbye.")
 
 
-@twilio_webhook
+@callback_webhook
 @_never_500
 def status(request: HttpRequest, attempt_id: int) -> HttpResponse:
     """Status callback of the partner leg. Always 204: a stale or repeated event changes nothing."""
@@ -204,7 +214,7 @@ def status(request: HttpRequest, attempt_id: int) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-@twilio_webhook
+@functools.partial(twilio_webhook, malformed=_sms_refused)
 def sms_incoming(request: HttpRequest) -> HttpResponse:
     """Inbound texts: STOP withdraws and blocks the number; START lifts the block; HELP explains.
 

@@ -28,7 +28,9 @@ from helpline.calls import services as calls
 from helpline.models import Call, DialAttempt
 from helpline.privacy import redact
 from helpline.voice.security import is_valid_twilio_request, twilio_webhook
+from routing.location import resolve_location
 from routing.vocabulary import SPOKEN_SERVICE
+from routing.zip_question import zip_question
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ PROMPTS: dict[str, dict[str, str]] = {
         ),
         "sorry": "Sorry, I didn't get that.",
         "unsure_default": "No problem. We will connect you with a provider who can help you decide.",
-        "zip_ask": "To find help near you, please enter your 5-digit ZIP code.",
+        "zip_ask": "To find help near you, enter your 5-digit ZIP code. If you don't know it, press star.",
         "zip_retry": "Sorry, that ZIP code was not recognized. Please enter your 5-digit ZIP code.",
         "zip_unknown": "No problem. We will find someone who can help.",
         "connecting": "Thank you. Connecting you with a treatment provider now. Please stay on the line.",
@@ -75,7 +77,10 @@ PROMPTS: dict[str, dict[str, str]] = {
         ),
         "sorry": "Disculpe, no le entendí.",
         "unsure_default": "No se preocupe. Le comunicaremos con un proveedor que puede ayudarle a decidir.",
-        "zip_ask": "Para encontrar ayuda cerca de usted, marque su código postal de 5 dígitos.",
+        "zip_ask": (
+            "Para encontrar ayuda cerca de usted, marque su código postal de 5 dígitos. "
+            "Si no lo sabe, oprima asterisco."
+        ),
         "zip_retry": "Disculpe, no reconocimos ese código postal. Marque su código postal de 5 dígitos.",
         "zip_unknown": "No se preocupe. Buscaremos a alguien que pueda ayudarle.",
         "connecting": "Gracias. Le estamos comunicando con un proveedor de tratamiento. Por favor, no cuelgue.",
@@ -188,7 +193,16 @@ def service_menu_response(*, call: Call, attempt: int, preface: str = "") -> Voi
 def zip_response(*, call: Call, attempt: int, preface: str = "") -> VoiceResponse:
     response = VoiceResponse()
     action = public("zip", **{"try": attempt})
-    gather = response.gather(num_digits=5, finish_on_key="#", timeout=ZIP_TIMEOUT, action=action, method="POST")
+    # Star ends the Gather at once ("if you don't know it, press star"); with actionOnEmptyResult
+    # Twilio posts star and silence to the action too, which goes on with what is known.
+    gather = response.gather(
+        num_digits=5,
+        finish_on_key="*",
+        timeout=ZIP_TIMEOUT,
+        action=action,
+        method="POST",
+        action_on_empty_result=True,
+    )
     if preface:
         say(gather, preface, call.language)
     say(gather, prompt(call.language, "zip_ask" if attempt == 1 else "zip_retry"), call.language)
@@ -288,7 +302,12 @@ def voice_webhook(view: Callable[[HttpRequest], HttpResponse]) -> Callable[..., 
             )
             return twiml(fallback_response(language=None))
 
-    return twilio_webhook(wrapped)
+    return twilio_webhook(wrapped, malformed=static_fallback)
+
+
+def static_fallback() -> HttpResponse:
+    """The default 24/7 line in both languages, with no database: for faults and refused requests."""
+    return twiml(fallback_response(language=None))
 
 
 def _digits(request: HttpRequest) -> str:
@@ -381,24 +400,40 @@ def service(request: HttpRequest) -> HttpResponse:
             chosen, preface = "unsure", prompt(call.language, "unsure_default")
         calls.call_set_service(call=call, service=chosen)
         calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status=f"service:{chosen}", now=now)
-        if call.location_source == "unknown" and call.zip_attempts == 0:
-            from routing.location import resolve_location
-
+        if call.zip_asked_at is None and call.location_source != "zip":
             p = request.POST
             location = resolve_location(
                 twilio_zip=p.get("FromZip", ""), twilio_state=p.get("FromState", ""), caller_number=p.get("From", "")
             )
-            if not location.is_known:
-                return twiml(zip_response(call=call, attempt=1, preface=preface))
             calls.call_set_location(call=call, location=location)
-        return _route_and_dial(call=call, now=now, preface=preface)
+        return _ask_zip_or_route(call=call, now=now, preface=preface)
+
+
+def _ask_zip_or_route(*, call: Call, now: Any, preface: str = "") -> HttpResponse:
+    """Ask for the ZIP when it could change who answers (``routing.zip_question``), else route and dial."""
+    question = zip_question(
+        location=calls.call_location(call=call),
+        service=call.service or "unsure",
+        now=now,
+        listing_facility_id=call.listing_facility_id,
+        asked_before=call.zip_asked_at is not None,
+    )
+    if question.ask and calls.call_note_zip_asked(call=call, now=now):
+        calls.call_log_event(
+            call=call, sid=call.call_sid, kind="ivr", status="zip:asked", detail={"why": question.reason}, now=now
+        )
+        return twiml(zip_response(call=call, attempt=1, preface=preface))
+    return _route_and_dial(call=call, now=now, preface=preface)
 
 
 @voice_webhook
 def zip_code(request: HttpRequest) -> HttpResponse:
-    """Asked only when Twilio and the area code could not place the caller: one retry, then unknown."""
-    from routing.location import resolve_location
+    """The ZIP question: five keys route by the ZIP; star or silence go on with what is known; one retry.
 
+    Asked at most once per call (``Call.zip_asked_at``); whatever the answer, it
+    is stored on the call, so every failover reuses it.
+    """
+    p = request.POST
     digits = _digits(request)
     attempt = _try(request)
     now = timezone.now()
@@ -406,6 +441,11 @@ def zip_code(request: HttpRequest) -> HttpResponse:
         call = _locked_call(request)
         if call.status in calls.TERMINAL_STATUSES or call.routing_decision_id is not None:
             return _continue(call=call, now=now)
+        skipped = p.get("FinishedOnKey") == "*" or "*" in digits
+        if skipped or not digits:
+            what = "skipped" if skipped else "no-input"
+            calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status=f"zip:{what}", now=now)
+            return _route_and_dial(call=call, now=now, preface=prompt(call.language, "zip_unknown"))
         # Exactly five keys: routing pads short ZIPs with leading zeros, right for typed text, wrong for a keypad.
         location = resolve_location(given_zip=digits) if len(digits) == 5 and digits.isdigit() else None
         calls.call_note_zip_attempt(call=call)
@@ -413,8 +453,7 @@ def zip_code(request: HttpRequest) -> HttpResponse:
             calls.call_set_location(call=call, location=location)
             calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status="zip:given", now=now)
             return _route_and_dial(call=call, now=now)
-        what = "invalid" if digits else "no-input"
-        calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status=f"zip-{what}-{attempt}", now=now)
+        calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status=f"zip-invalid-{attempt}", now=now)
         if attempt < MENU_TRIES:
             return twiml(zip_response(call=call, attempt=attempt + 1))
         calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status="zip:unknown", now=now)
@@ -423,6 +462,21 @@ def zip_code(request: HttpRequest) -> HttpResponse:
 
 def _route_and_dial(*, call: Call, now: Any, preface: str = "") -> HttpResponse:
     calls.call_route(call=call, now=now)
+    if not call.failover_plan and call.location_precision != "zip" and call.zip_asked_at is None:
+        # Nobody to dial at state level (paused, at a cap): a ZIP may still place the caller.
+        question = zip_question(
+            location=calls.call_location(call=call),
+            service=call.service or "unsure",
+            now=now,
+            listing_facility_id=call.listing_facility_id,
+            state_decision_empty=True,
+        )
+        if question.ask and calls.call_note_zip_asked(call=call, now=now):
+            calls.call_discard_route(call=call)
+            calls.call_log_event(
+                call=call, sid=call.call_sid, kind="ivr", status="zip:asked", detail={"why": question.reason}, now=now
+            )
+            return twiml(zip_response(call=call, attempt=1, preface=preface))
     return _continue(call=call, now=now, preface=preface)
 
 

@@ -463,7 +463,9 @@ def test_a_fault_in_a_callback_webhook_is_a_spoken_goodbye_not_a_500(client, fak
     _, attempt = placed()
     post = client_poster(client)
     with mock.patch("helpline.admission.services.callback_attempt", side_effect=RuntimeError("db hiccup")):
-        code, body = post(f"{settings.PUBLIC_BASE_URL}/twilio/callback/{attempt.pk}/whisper", {"CallSid": "CA1"})
+        code, body = post(
+            f"{settings.PUBLIC_BASE_URL}/twilio/callback/{attempt.pk}/whisper", {"CallSid": "CA" + "1" * 32}
+        )
     assert code == 200 and "<Hangup" in body and "<Say>" in body
 
 

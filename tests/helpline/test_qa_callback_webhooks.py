@@ -44,9 +44,8 @@ JUNK = [
 
 def check(response, name: str) -> None:
     assert response.status_code < 500, (name, response.status_code)
-    if name == "callback_status":
-        assert response.status_code == 204
-        return
+    if name == "callback_status" and response.status_code == 204:
+        return  # a shaped status callback; junk that Twilio never sends gets the static fallback TwiML instead
     assert response.status_code == 200 and response["Content-Type"].startswith("text/xml"), name
     root = SafeET.fromstring(response.content)
     assert root.tag == "Response" and len(root) > 0, response.content

@@ -40,10 +40,15 @@ def assert_twiml(response) -> SafeET:
     return root
 
 
-@pytest.mark.parametrize(
-    "from_",
-    ["anonymous", "+266696687", "", "+442071838750", "Restricted", "+15125550123\u00e9", "unknown", "+1"],
-)
+def assert_refused(response) -> None:
+    """Not Twilio-shaped (helpline.voice.security.TWILIO_SHAPES): the static fallback line, nothing written."""
+    root = assert_twiml(response)
+    dial = root.find("Dial")
+    assert dial is not None and dial.find("Number") is None and (dial.text or "").startswith("+")
+    assert not Call.objects.exists()
+
+
+@pytest.mark.parametrize("from_", ["anonymous", "+266696687", "", "+442071838750", "Restricted", "unknown"])
 def test_incoming_from_odd_caller_ids_greets_and_routes(client, caplog, from_):
     make_directory()
     caplog.set_level(logging.ERROR)
@@ -60,9 +65,14 @@ def test_incoming_from_odd_caller_ids_greets_and_routes(client, caplog, from_):
     assert faults(caplog) == []
 
 
-@pytest.mark.parametrize(
-    "digits", ["", "#", "*", "1#", "*1", "12345678901234567890" * 10, "١", "\u00e9", " 1 ", "0", "99", "-1"]
-)
+@pytest.mark.parametrize("from_", ["+15125550123\u00e9", "+1", "client:alice"])
+def test_caller_ids_twilio_never_sends_get_the_fallback_line(client, from_):
+    make_directory()
+    params = payload("incoming", CallSid=new_sid(), From=from_, Caller=from_)
+    assert_refused(post(client, "/twilio/voice/incoming", params))
+
+
+@pytest.mark.parametrize("digits", ["", "#", "*", "1#", "*1", "0", "99"])
 def test_menus_with_odd_digits_never_fault(client, caplog, digits):
     make_directory()
     caplog.set_level(logging.ERROR)
@@ -72,12 +82,31 @@ def test_menus_with_odd_digits_never_fault(client, caplog, digits):
         if driver.root.find("Dial") is not None:
             break
         driver.press(digits)
-        assert post(driver.client, "/twilio/voice/status", {"CallSid": "nobody"}).status_code == 204  # noise
+        noise = post(driver.client, "/twilio/voice/status", {"CallSid": "nobody"})  # not a CallSid: refused
+        assert noise.status_code == 200 and noise["Content-Type"].startswith("text/xml")
     assert driver.root.find("Dial") is not None
     assert faults(caplog) == []
 
 
-@pytest.mark.parametrize("to", ["", "+19995550000", "client:alice", "sip:x@y.z", "+18885550100\u202e"])
+@pytest.mark.parametrize("digits", ["12345678901234567890" * 10, "١", "\u00e9", " 1 ", "-1"])
+def test_digits_that_are_not_keypad_keys_get_the_fallback_line_and_change_nothing(client, digits):
+    make_directory()
+    driver = CallDriver(client, from_="anonymous")
+    driver.incoming()
+    root = driver.press(digits)
+    assert root.find("Dial") is not None and root.find("Dial/Number") is None
+    call = Call.objects.get()
+    assert call.status == Call.Status.IVR and not CallEvent.objects.filter(call=call).exists()
+
+
+@pytest.mark.parametrize("to", ["client:alice", "sip:x@y.z", "+18885550100\u202e"])
+def test_to_numbers_twilio_never_sends_get_the_fallback_line(client, to):
+    make_directory()
+    params = payload("incoming", CallSid=new_sid(), To=to, Called=to)
+    assert_refused(post(client, "/twilio/voice/incoming", params))
+
+
+@pytest.mark.parametrize("to", ["", "+19995550000"])
 def test_unknown_to_number_still_greets(client, caplog, to):
     make_directory()
     caplog.set_level(logging.ERROR)
@@ -87,7 +116,14 @@ def test_unknown_to_number_still_greets(client, caplog, to):
     assert faults(caplog) == []
 
 
-@pytest.mark.parametrize("zip_", ["", "ABCDE", "0", "787011234", "78701-1234", "<script>", "\u00e9\u00e9", "9" * 500])
+@pytest.mark.parametrize("zip_", ["<script>", "\u00e9\u00e9", "9" * 500])
+def test_from_zip_twilio_never_sends_gets_the_fallback_line(client, zip_):
+    make_directory()
+    params = payload("incoming", CallSid=new_sid(), FromZip=zip_)
+    assert_refused(post(client, "/twilio/voice/incoming", params))
+
+
+@pytest.mark.parametrize("zip_", ["", "ABCDE", "0", "787011234", "78701-1234", "M5V 2T6"])
 def test_from_zip_garbage_never_faults(client, caplog, zip_):
     make_directory()
     caplog.set_level(logging.ERROR)

@@ -83,11 +83,14 @@ class CallDriver:
     def _params(self, name: str, **overrides: str) -> dict[str, str]:
         params = payload(name, **self.base)
         params.update(overrides)
-        if "FromZip" in self.base or "FromState" in self.base:
-            return params
-        # A caller Twilio cannot place: no FromZip/FromState in any request.
-        for key in ("FromZip", "FromState", "CallerZip", "CallerState", "FromCity", "CallerCity"):
-            params.pop(key, None)
+        # Twilio's geographic guesses are sent only when given to the driver: a caller it cannot
+        # place has none, a mobile it places by state only has FromState and no FromZip.
+        if "FromZip" not in self.base:
+            for key in ("FromZip", "CallerZip", "FromCity", "CallerCity"):
+                params.pop(key, None)
+        if "FromState" not in self.base:
+            for key in ("FromState", "CallerState"):
+                params.pop(key, None)
         return params
 
     def incoming(self) -> ET.Element:
@@ -104,6 +107,13 @@ class CallDriver:
         action = self.gather().get("action")
         assert action
         self.root = parse(post(self.client, action, self._params("gather", Digits=digits)))
+        return self.root
+
+    def press_params(self, **params: str) -> ET.Element:
+        """Post the Gather's action with exactly these parameters (e.g. star: Digits="", FinishedOnKey="*")."""
+        action = self.gather().get("action")
+        assert action
+        self.root = parse(post(self.client, action, self._params("gather", **params)))
         return self.root
 
     def silence(self) -> ET.Element:

@@ -138,3 +138,27 @@ def test_numbers_that_say_nothing_about_place_resolve_to_unknown(number):
 def test_nothing_known_is_unknown():
     loc = resolve_location()
     assert loc.source == "unknown" and loc.label == "unknown location" and loc.problem == ""
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "precision", "source", "hint"),
+    [
+        ({"given_zip": "60601"}, "zip", "zip", ""),
+        ({"twilio_zip": "60614", "twilio_state": "IL", "caller_number": "+13125550142"}, "zip", "twilio", ""),
+        ({"twilio_state": "IL", "caller_number": "+13125550142"}, "state", "twilio", "Chicago, IL"),
+        ({"caller_number": "+13125550142"}, "state", "area_code", "Chicago, IL"),
+        ({"caller_number": "+15125550123"}, "state", "area_code", ""),  # geocoder says only "Texas"
+        ({"caller_number": "+18005550199"}, "none", "unknown", ""),
+        ({"caller_number": "anonymous"}, "none", "unknown", ""),
+        ({"caller_number": "+442071838750"}, "none", "unknown", ""),
+    ],
+)
+def test_every_location_has_a_precision_and_staff_get_the_caller_id_place_as_a_hint(kwargs, precision, source, hint):
+    location = resolve_location(**kwargs)
+    assert (location.precision, location.source, location.hint) == (precision, source, hint)
+
+
+def test_the_caller_id_place_never_becomes_part_of_the_area():
+    location = resolve_location(caller_number="+13125550142")
+    assert location.hint == "Chicago, IL"
+    assert (location.zip_code, location.latitude, location.longitude) == ("", None, None)

@@ -1,0 +1,104 @@
+"""The ZIP question rule (routing.zip_question): ask only when the ZIP could change who answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from routing.engine import NATIONWIDE, Location
+from routing.location import resolve_location
+from routing.selectors import compiled_directory, directory_cache
+from routing.zip_question import zip_question
+from tests.factories import FacilityFactory
+
+pytestmark = pytest.mark.django_db
+NOW = dt.datetime(2026, 11, 24, 17, 0, tzinfo=dt.UTC)
+ILLINOIS = Location(state="IL", source="area_code", label="area code 312, IL")
+
+
+@pytest.fixture(autouse=True)
+def fresh_directory():
+    directory_cache.clear()
+    yield
+    directory_cache.clear()
+
+
+def ask(location: Location = ILLINOIS, service: str = "residential", **kwargs) -> bool:
+    return zip_question(location=location, service=service, now=NOW, **kwargs).ask
+
+
+def test_a_prefix_area_inside_the_state_makes_the_zip_worth_asking():
+    FacilityFactory(state="IL", service_states=[], service_zip_prefixes=["606"], services=["residential"])
+    assert ask()
+    assert not ask(service="detox")  # nobody with a finer area offers detox, and nobody offers it at all
+
+
+def test_a_radius_reaching_across_a_state_line_counts_for_the_neighbouring_state():
+    # Gary, Indiana, 25 miles: its circle reaches Chicago's cells.
+    FacilityFactory(
+        state="IN", latitude=41.59, longitude=-87.35, service_states=[], service_radius_miles=25,
+        services=["residential"],
+    )  # fmt: skip
+    FacilityFactory(service_states=["TX"], services=["residential"])
+    assert ask()
+    assert ask(Location(state="IN", source="twilio", label="IN"))
+    assert not ask(Location(state="TX", source="twilio", label="TX"))
+
+
+def test_a_facility_serving_the_whole_state_as_well_adds_nothing():
+    FacilityFactory(service_states=["IL"], service_zip_prefixes=["606"], services=["residential"])
+    assert not ask()
+
+
+def test_zip_list_areas_count_for_the_state_of_their_zips():
+    FacilityFactory(service_states=["IL"], services=["residential"])
+    FacilityFactory(service_states=[], service_zips=["46320"], services=["residential"])  # Hammond, IN
+    assert not ask()
+    assert ask(Location(state="IN", source="twilio", label="IN"))
+
+
+def test_nobody_at_state_level_asks_only_if_someone_elsewhere_offers_the_service():
+    FacilityFactory(service_states=["WI"], services=["residential"])
+    assert ask()  # the area code may not be where the caller is
+    assert not ask(service="detox")
+    assert zip_question(location=ILLINOIS, service="detox", now=NOW).reason.startswith("no facility offers")
+
+
+def test_the_state_level_decision_found_empty_after_routing_asks():
+    FacilityFactory(service_states=["IL"], services=["residential"])
+    assert not ask()
+    assert ask(state_decision_empty=True)
+
+
+def test_never_twice_never_with_a_zip():
+    FacilityFactory(state="IL", service_states=[], service_zip_prefixes=["606"], services=["residential"])
+    assert not ask(asked_before=True)
+    assert not ask(resolve_location(given_zip="60601"))
+
+
+def test_unknown_location_asks_when_any_facility_serves_less_than_every_state():
+    FacilityFactory(service_states=sorted(NATIONWIDE), services=["residential"])
+    nowhere = Location()
+    assert not ask(nowhere)
+    FacilityFactory(service_states=["TX"], services=["residential"])
+    directory_cache.clear()
+    assert ask(nowhere)
+
+
+def test_an_open_listing_facility_answers_whatever_the_zip():
+    listing = FacilityFactory(service_states=["IL"], services=["residential"])
+    FacilityFactory(state="IL", service_states=[], service_zip_prefixes=["606"], services=["residential"])
+    assert not ask(listing_facility_id=listing.pk)
+    assert ask(listing_facility_id=None)
+
+
+def test_the_rule_costs_no_query_once_the_directory_is_compiled():
+    FacilityFactory(state="IL", service_states=[], service_zip_prefixes=["606"], services=["residential"])
+    compiled_directory(now=NOW)
+    with CaptureQueriesContext(connection) as queries:
+        for service in ("residential", "detox", "unsure"):
+            zip_question(location=ILLINOIS, service=service, now=NOW)
+    assert len(queries) == 0
