@@ -44,6 +44,7 @@ from partners.models import (
     Partner,
     PartnerMembership,
 )
+from partners.webhooks.delivery import new_secret as new_webhook_secret
 
 _SEPARATORS = re.compile(r"[\s,;]+")
 
@@ -346,7 +347,7 @@ class PartnerAdminForm(forms.ModelForm):
             "min_billable_seconds", "repeat_caller_window_days", "daily_call_cap", "monthly_call_cap",
             "concurrent_call_cap", "monthly_budget_cents", "time_zone", "priority", "weight",
             "state_license_number", "license_verified_on", "legitscript_certified", "joint_commission_accredited",
-            "carf_accredited", "notify_email", "notify_sms", "webhook_url", "webhook_secret",
+            "carf_accredited", "notify_email", "notify_sms", "webhook_url",
         ]  # fmt: skip
 
     def clean_time_zone(self) -> str:
@@ -423,10 +424,20 @@ class PartnerAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Notifications", {"fields": ("notify_email", "notify_sms", "webhook_url", "webhook_secret")}),
+        ("Notifications", {"fields": ("notify_email", "notify_sms", "webhook_url", "webhook_secret_status")}),
     )
+    @admin.display(description="Webhook secret")
+    def webhook_secret_status(self, obj: Partner) -> str:
+        if obj.webhook_secret:
+            return "Set. Made by Clearline; the partner sees a new one once when they rotate it in the portal."
+        return "Made when a webhook URL is saved."
 
-    readonly_fields = ("caps_calendar",)
+    def save_model(self, request: HttpRequest, obj: Partner, form: Any, change: bool) -> None:
+        if obj.webhook_url and not obj.webhook_secret:
+            obj.webhook_secret = new_webhook_secret()  # never typed: generated server-side, 32 random bytes
+        super().save_model(request, obj, form, change)
+
+    readonly_fields = ("caps_calendar", "webhook_secret_status")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Partner]:
         return super().get_queryset(request).annotate(num_facilities=Count("facilities", distinct=True))

@@ -222,6 +222,11 @@ AXES_SENSITIVE_PARAMETERS = ["password", "otp_token"]
 ADMIN_URL = env("ADMIN_URL", default="admin/")
 STAFF_REQUIRE_OTP = env.bool("STAFF_REQUIRE_OTP", default=False)
 
+# Partner webhooks go to https and public addresses only (partners/webhooks/addresses.py). These two
+# exist for tests that deliver to a receiver on loopback; leave them off/empty everywhere else.
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+WEBHOOK_ALLOWED_NETWORKS: list[str] = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+
 # --- I18N -----------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

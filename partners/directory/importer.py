@@ -42,6 +42,7 @@ from partners.directory.validation import (
     zip_details,
 )
 from partners.models import ClosedDate, Facility, OpeningHours, Partner
+from partners.webhooks.delivery import new_secret as new_webhook_secret
 
 WEEKDAY_KEYS = {
     "monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6,
@@ -491,6 +492,8 @@ def plan(data: Any) -> list[_PartnerPlan]:
                 validate_iana_timezone(partner.time_zone)
             except ValidationError as exc:
                 problems.add(where, "; ".join(exc.messages), key="time_zone", value=raw.get("time_zone"))
+        if partner.webhook_url and not partner.webhook_secret:
+            partner.webhook_secret = new_webhook_secret()  # made here; the partner rotates it in the portal to see it
         try:
             partner.full_clean()
         except ValidationError as exc:

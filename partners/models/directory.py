@@ -17,6 +17,8 @@ from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
+from partners.webhooks.addresses import validate_webhook_url
+
 # The vocabulary is routing's (one table); re-exported here for the model fields and old imports.
 from routing.vocabulary import LANGUAGE_CHOICES, SERVICE_CHOICES, SERVICE_CODES, US_STATES  # noqa: E402,F401
 
@@ -126,7 +128,10 @@ class Partner(models.Model):
     # Contact for notifications.
     notify_email = models.EmailField(blank=True)
     notify_sms = PhoneNumberField(blank=True, help_text="Mobile number for admission-request texts.")
-    webhook_url = models.URLField(blank=True)
+    webhook_url = models.URLField(
+        blank=True, validators=[validate_webhook_url], help_text="https, public host; checked again before each send."
+    )
+    # Made by Clearline (partners.webhooks.delivery.new_secret), shown once to the partner, rotated in the portal.
     webhook_secret = models.CharField(max_length=80, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -134,6 +139,12 @@ class Partner(models.Model):
 
     class Meta:
         ordering = ["display_name"]
+        constraints = [
+            # An empty secret would make every signature forgeable.
+            models.CheckConstraint(
+                condition=models.Q(webhook_url="") | ~models.Q(webhook_secret=""), name="partner_webhook_has_secret"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.display_name

@@ -25,6 +25,7 @@ urlpatterns = [
     path("disputes/", portal.disputes, name="disputes"),
     path("disputes/export.csv", portal.disputes_export, name="disputes_export"),
     path("webhooks/", portal.webhook_log, name="webhooks"),
+    path("webhooks/secret/", portal.webhook_secret_rotate, name="webhook_secret_rotate"),
     path("settings/", portal.account, name="settings"),
     path("settings/pause/", portal.pause, name="pause"),
     path("settings/resume/", portal.resume, name="resume"),

@@ -35,6 +35,7 @@ from partners import selectors
 from partners.billing.invoices import dollars, invoice_csv, invoice_pdf
 from partners.directory import services
 from partners.models import BillingDecision, Dispute, Facility, Invoice, LedgerEntry, OpeningHours, Partner
+from partners.webhooks import delivery as webhooks
 
 PAGE_SIZE = 50
 
@@ -461,11 +462,31 @@ def disputes_export(request: HttpRequest) -> StreamingHttpResponse:
 
 @partner_view
 def webhook_log(request: HttpRequest) -> HttpResponse:
-    partner: Partner = request.partner  # type: ignore[attr-defined]
+    return _webhook_page(request, request.partner)  # type: ignore[attr-defined]
+
+
+def _webhook_page(request: HttpRequest, partner: Partner, new_secret: str = "") -> HttpResponse:
     page = selectors.keyset_page(
         selectors.webhook_deliveries(partner=partner), cursor=request.GET.get("before"), time_field="at", size=PAGE_SIZE
     )
-    return render(request, "portal/webhooks.html", {"partner": partner, "page": page, "query": ""})
+    response = render(
+        request, "portal/webhooks.html", {"partner": partner, "page": page, "query": "", "new_secret": new_secret}
+    )
+    if new_secret:
+        response["Cache-Control"] = "no-store"  # shown once: not kept by the browser or a proxy
+    return response
+
+
+@partner_view
+@require_POST
+def webhook_secret_rotate(request: HttpRequest) -> HttpResponse:
+    """A new signing secret, made here and shown on this one response; the old one stops working at once."""
+    partner: Partner = request.partner  # type: ignore[attr-defined]
+    if not partner.webhook_url:
+        raise Http404("No webhook is set up for this account.")
+    secret = webhooks.webhook_secret_rotate(partner_id=partner.pk)
+    audit_record(request=request, where="portal", action="change", obj=partner, fields=["webhook_secret"])
+    return _webhook_page(request, partner, new_secret=secret)
 
 
 class PauseForm(forms.Form):

@@ -51,7 +51,10 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
+    # Plain http to loopback is refused in production; these tests deliver to a local receiver.
+    settings.WEBHOOK_ALLOW_HTTP = True
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     r = Receiver()
     yield r
     r.close()
@@ -124,7 +127,9 @@ def test_unreachable_endpoint_is_recorded_as_an_error(partner, receiver):
     partner.save()
     event = webhooks.enqueue_event(partner_id=partner.pk, event="call.connected", payload={})
     delivery = WebhookDelivery.objects.get(webhook_event=event)
-    assert not delivery.ok and delivery.status_code is None and delivery.error == "ConnectionError"
+    # One generic reason for every network failure, and no timing: the partner's log is no port scanner.
+    assert not delivery.ok and delivery.status_code is None and delivery.error == "could not deliver"
+    assert delivery.duration_ms == 0
 
 
 def test_sweeper_sends_events_whose_task_never_ran(partner, receiver, monkeypatch):
