@@ -80,6 +80,12 @@ def clean_first_name(raw: str) -> str:
     return name
 
 
+def is_fictional_number(number: phonenumbers.PhoneNumber) -> bool:
+    """NXX-555-0100 to NXX-555-0199: reserved for fiction in the North American plan, never a person's line."""
+    national = f"{number.national_number:010d}"
+    return number.country_code == 1 and national[3:6] == "555" and national[6:8] == "01"
+
+
 def clean_callback_phone(raw: str) -> str:
     """The number in E.164 if it is a real US number a person can answer; otherwise a plain error."""
     text = (raw or "").strip()
@@ -104,6 +110,11 @@ def clean_callback_phone(raw: str) -> str:
         raise ValidationError("That is not a working US phone number. Check the area code and the digits.")
     if phonenumbers.region_code_for_number(number) not in ("US", "PR"):
         raise ValidationError(us_only)
+    if is_fictional_number(number):
+        raise ValidationError(
+            "Numbers from 555-0100 to 555-0199 are for films and examples and cannot ring anyone. "
+            "Enter the number of the phone you will answer."
+        )
     kind = phonenumbers.number_type(number)
     if kind == PhoneNumberType.TOLL_FREE:
         raise ValidationError(
