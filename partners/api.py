@@ -9,15 +9,17 @@ dates (inclusive, UTC); a malformed date or an inverted range is a 400.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import re
 from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, serializers, viewsets
-from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
+from rest_framework.exceptions import NotFound, ParseError, ValidationError
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -61,10 +63,50 @@ class PartnerOrStaff(permissions.BasePermission):
         return partner is not None
 
 
+_POSITION_CHARACTERS = re.compile(r"[0-9T:+. -]{10,40}")
+
+
 class NewestFirst(CursorPagination):
+    """DRF's cursor pagination, where a cursor that is not one we made is a 400, never a query.
+
+    DRF decodes the cursor but passes its position straight into the filter, so
+    a hand-made one (a NUL, ``p=garbage``, a date past year 9999 in UTC) reached
+    the database and came back as a 500. The position is parsed here as the
+    ordering field's type (``position_type``), normalised to UTC, and a bad one,
+    like an undecodable cursor (DRF's 404), is a 400 "Invalid cursor".
+    """
+
     page_size = 50
     max_page_size = 200
     page_size_query_param = "page_size"
+    position_type = "datetime"
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        encoded = request.query_params.get(self.cursor_query_param)
+        try:
+            if encoded is not None:
+                base64.b64decode(encoded.encode("ascii"), validate=True)  # DRF drops junk characters silently
+            cursor = super().decode_cursor(request)
+        except (NotFound, ValueError) as exc:  # binascii.Error and UnicodeError are ValueErrors
+            raise ParseError(self.invalid_cursor_message) from exc
+        if cursor is None or cursor.position is None:
+            return cursor
+        # (the stubs type a Cursor position as int; DRF decodes it as the query string's text)
+        return cursor._replace(position=self._position(str(cursor.position)))  # type: ignore[arg-type]
+
+    def _position(self, raw: str) -> str:
+        # Python's fromisoformat tolerates odd separators (a NUL among them): allow only what we write.
+        if not _POSITION_CHARACTERS.fullmatch(raw):
+            raise ParseError(self.invalid_cursor_message)
+        try:
+            if self.position_type == "date":
+                return dt.date.fromisoformat(raw).isoformat()
+            at = dt.datetime.fromisoformat(raw)
+            if at.tzinfo is None:
+                raise ValueError("naive time")
+            return at.astimezone(dt.UTC).isoformat()
+        except (ValueError, OverflowError) as exc:
+            raise ParseError(self.invalid_cursor_message) from exc
 
 
 class RecordsByTime(NewestFirst):
@@ -77,6 +119,7 @@ class RequestsByTime(NewestFirst):
 
 class InvoicesByMonth(NewestFirst):
     ordering = ("-month", "-id")
+    position_type = "date"
 
 
 class DateRangeMixin:

@@ -146,7 +146,10 @@ def parse_cursor(raw: str | None) -> tuple[dt.datetime, int] | None:
             return None
         # In UTC now, so a hand-made cursor at the edge of the calendar (0001-01-01T00:00+14:00)
         # fails here as "malformed" rather than overflowing in the database adapter.
-        return at.astimezone(dt.UTC), int(pk)
+        number = int(pk)
+        if not 0 < number < 2**63:  # beyond a bigint the database errors instead of finding nothing
+            return None
+        return at.astimezone(dt.UTC), number
     except (ValueError, OverflowError):
         return None
 

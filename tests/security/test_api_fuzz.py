@@ -68,3 +68,17 @@ def test_api_anonymous(case, db, fake_twilio):
     response = case.call_and_validate(checks=CHECKS)
     if case.method.upper() != "POST":
         assert response.status_code in (401, 403, 404, 405), response.status_code
+
+
+@pytest.mark.parametrize("path", ["/api/v1/calls/", "/api/v1/billing-entries/", "/api/v1/invoices/",
+                                  "/api/v1/admission-requests/"])  # fmt: skip
+def test_tampered_cursors_through_the_schema_are_a_400(path, partner_token):
+    """The schema's own list operations, driven with hand-made cursors (tests/security/test_cursor_tampering.py)."""
+    from tests.security.test_cursor_tampering import TAMPERED
+
+    operation = schema[path]["GET"]
+    for name, cursor in TAMPERED.items():
+        case = operation.Case(query={"cursor": cursor})
+        response = case.call(headers={"Authorization": f"Token {partner_token}"})
+        assert response.status_code == 400, f"{path} with a {name} cursor"
+        case.validate_response(response, checks=[not_a_server_error, content_type_conformance])
