@@ -426,6 +426,7 @@ class PartnerAdmin(admin.ModelAdmin):
         ),
         ("Notifications", {"fields": ("notify_email", "notify_sms", "webhook_url", "webhook_secret_status")}),
     )
+
     @admin.display(description="Webhook secret")
     def webhook_secret_status(self, obj: Partner) -> str:
         if obj.webhook_secret:

@@ -24,12 +24,13 @@ from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from helpline.admin.phone_search import PhoneSearchMixin
 from helpline.admission import selectors as admission_selectors
 from helpline.admission import services as admission
 from helpline.admission.forms import SUBSTANCE_CHOICES
 from helpline.audit import AuditedAdminMixin, audit_record
 from helpline.models import AdmissionRequest, AdmissionStatusChange, AuditEvent, DialAttempt
-from helpline.privacy import caller_hash, mask_phone
+from helpline.privacy import mask_phone
 from routing.vocabulary import written_label
 
 _SUBSTANCES = dict(SUBSTANCE_CHOICES)
@@ -139,7 +140,7 @@ class CloseForm(forms.Form):
 
 
 @admin.register(AdmissionRequest)
-class AdmissionRequestAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class AdmissionRequestAdmin(PhoneSearchMixin, AuditedAdminMixin, admin.ModelAdmin):
     # Eight short columns that fit a 1280 px screen beside the filters; the rest is on the request's page.
     list_display = (
         "short_id",
@@ -153,7 +154,8 @@ class AdmissionRequestAdmin(AuditedAdminMixin, admin.ModelAdmin):
     )
     list_filter = (AttentionFilter, CallbackDueFilter, "status", "source", "service")
     search_fields = ("=zip_code",)
-    search_help_text = "Search by ZIP code, or by the full phone number (matched by its keyed hash)."
+    search_help_text = "Search by ZIP code. For a phone number use 'Find by phone number' below."
+    change_list_template = "admin/phone_search_change_list.html"  # the POST form of PhoneSearchMixin
     ordering = ("-needs_attention", "-created_at")
     list_select_related = ("partner",)
     inlines = (StatusChangeInline, CallbackLegInline)
@@ -307,15 +309,6 @@ class AdmissionRequestAdmin(AuditedAdminMixin, admin.ModelAdmin):
         from routing.admin import decision_html
 
         return decision_html(obj.routing_decision)
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[AdmissionRequest], search_term: str
-    ) -> tuple[QuerySet[AdmissionRequest], bool]:
-        term = search_term.strip()
-        digits = "".join(ch for ch in term if ch.isdigit())
-        if len(digits) >= 10:
-            return queryset.filter(phone_hash=caller_hash(term)), False
-        return super().get_search_results(request, queryset, search_term)
 
     def get_urls(self) -> list[Any]:
         return [

@@ -72,7 +72,8 @@ def test_showing_the_full_number_is_its_own_audited_step(staff_client):
 
 def test_staff_can_find_a_request_by_the_full_phone_number(staff_client):
     req = submit()
-    page = staff_client.get(BASE + "?q=(512) 867-5309").content.decode()
+    found = staff_client.post(BASE + "find-by-phone/", {"phone": "(512) 867-5309"})  # POST: not in the URL
+    page = staff_client.get(found["Location"]).content.decode()
     assert str(req.public_id)[:8] in page
 
 
