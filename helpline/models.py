@@ -19,17 +19,43 @@ from routing.models import LocationPrecision, LocationSource, RoutingDecision
 from routing.vocabulary import LANGUAGE_CHOICES, SERVICE_CHOICES
 
 
+class SourceKind(models.TextChoices):
+    """What brought a call or a request: a substance guide, a named campaign, or nothing we know of."""
+
+    DIRECT = "", "Direct"
+    GUIDE = "guide", "Guide"
+    CAMPAIGN = "campaign", "Campaign"
+
+
+# A guide's slug or a campaign's name (as it arrives in utm_campaign, lower-cased).
+SOURCE_KEY_MAX_LENGTH = 80
+PAGE_MAX_LENGTH = 300  # a page's path (or a partner page's URL, without query string)
+UTM_MAX_LENGTH = 100
+
+
 class HelplineNumber(models.Model):
-    """A number callers can dial: general, or printed on one facility's listing."""
+    """A number callers can dial: general, printed on one facility's listing, or tracking one source.
+
+    A tracking number is shown on its source's pages (a guide) or to visitors of its
+    campaign; its calls go through the same menu and routing as the general number and
+    are recorded with the source, which is how staff see which page brought the call.
+    """
 
     class Kind(models.TextChoices):
         GENERAL = "general", "General helpline"
         LISTING = "listing", "Facility listing"
+        TRACKING = "tracking", "Tracking (a guide or a campaign)"
 
     number = PhoneNumberField(unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.GENERAL)
     facility = models.ForeignKey(
         "partners.Facility", null=True, blank=True, on_delete=models.PROTECT, related_name="listing_numbers"
+    )
+    source_kind = models.CharField(max_length=10, choices=SourceKind.choices, default=SourceKind.DIRECT, blank=True)
+    source_key = models.CharField(
+        max_length=SOURCE_KEY_MAX_LENGTH,
+        blank=True,
+        help_text="Tracking numbers: the guide's slug (both languages share it) or the campaign's utm_campaign name.",
     )
     label = models.CharField(max_length=100, blank=True)
     is_active = models.BooleanField(default=True)
@@ -40,13 +66,25 @@ class HelplineNumber(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=(
-                    models.Q(kind="general", facility__isnull=True) | models.Q(kind="listing", facility__isnull=False)
+                    models.Q(kind="general", facility__isnull=True, source_kind="")
+                    | models.Q(kind="listing", facility__isnull=False, source_kind="")
+                    | (
+                        models.Q(kind="tracking", facility__isnull=True, source_kind__in=["guide", "campaign"])
+                        & ~models.Q(source_key="")
+                    )
                 ),
-                name="helplinenumber_listing_has_facility",
-            )
+                name="helplinenumber_kind_matches_facility_and_source",
+            ),
+            models.UniqueConstraint(
+                fields=["source_kind", "source_key"],
+                condition=models.Q(kind="tracking", is_active=True),
+                name="helplinenumber_one_active_number_per_source",
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.kind == self.Kind.TRACKING:
+            return f"{self.number} (tracking {self.source_kind}: {self.source_key})"
         return f"{self.number} ({self.get_kind_display()})"
 
 
@@ -125,6 +163,10 @@ class Call(models.Model):
     listing_facility = models.ForeignKey(
         "partners.Facility", null=True, blank=True, on_delete=models.SET_NULL, related_name="listing_calls"
     )
+    # Copied from the tracking number dialed when the call is recorded: a number later moved to another
+    # source does not rewrite which page brought the calls it already took.
+    source_kind = models.CharField(max_length=10, choices=SourceKind.choices, default=SourceKind.DIRECT, blank=True)
+    source_key = models.CharField(max_length=SOURCE_KEY_MAX_LENGTH, blank=True)
     routing_decision = models.ForeignKey(RoutingDecision, null=True, blank=True, on_delete=models.SET_NULL)
     # A listing call the listing facility did not answer is routed a second time, to the general pool.
     pool_decision = models.ForeignKey(
@@ -271,6 +313,16 @@ class AdmissionRequest(models.Model):
     consent_text = models.TextField()
     consent_version = models.CharField(max_length=20)
     consented_at = models.DateTimeField()
+
+    # Where the visit came from (``helpline.attribution``): the page the request was sent from, the
+    # visit's first page and its UTM values. ``source`` above is the channel (form or API), not this.
+    page = models.CharField(max_length=PAGE_MAX_LENGTH, blank=True, help_text="Page the request was sent from.")
+    landing_page = models.CharField(max_length=PAGE_MAX_LENGTH, blank=True, help_text="First page of the visit.")
+    utm_source = models.CharField(max_length=UTM_MAX_LENGTH, blank=True)
+    utm_medium = models.CharField(max_length=UTM_MAX_LENGTH, blank=True)
+    utm_campaign = models.CharField(max_length=UTM_MAX_LENGTH, blank=True)
+    source_kind = models.CharField(max_length=10, choices=SourceKind.choices, default=SourceKind.DIRECT, blank=True)
+    source_key = models.CharField(max_length=SOURCE_KEY_MAX_LENGTH, blank=True)
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW, db_index=True)
     routing_decision = models.ForeignKey(RoutingDecision, null=True, blank=True, on_delete=models.SET_NULL)

@@ -42,6 +42,8 @@ CALL_FIELDS: tuple[str, ...] = (
     "service_label",
     "language_name",
     "area",
+    "source_kind",
+    "source_key",
     "status",
     "outcome_reason",
     "connected_partner",
@@ -121,6 +123,7 @@ class CallAdmin(AuditedAdminMixin, admin.ModelAdmin):
         "location_precision",
         ("started_at", admin.DateFieldListFilter),
         "language",
+        "source_kind",
         "is_test",
     ]
     list_select_related = ["connected_partner"]

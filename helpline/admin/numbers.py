@@ -8,16 +8,19 @@ but never removed.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet, Subquery
 from django.http import HttpRequest
 
-from helpline.models import DisclosureVersion, HelplineNumber
+from helpline.attribution import TrackingSource
+from helpline.models import DisclosureVersion, HelplineNumber, SourceKind
 from helpline.site.disclosure import current_version
 from partners.directory.validation import validate_e164_number
 
@@ -28,7 +31,8 @@ MIN_STATEMENT_LENGTH = 10
 class HelplineNumberForm(forms.ModelForm):
     class Meta:
         model = HelplineNumber
-        fields = ["number", "kind", "facility", "label", "is_active", "is_primary"]
+        fields = ["number", "kind", "facility", "source_kind", "source_key", "label", "is_active", "is_primary"]
+        labels = {"source_kind": "Tracks", "source_key": "Guide slug or campaign name"}
 
     def clean_number(self) -> Any:
         number = self.cleaned_data.get("number")
@@ -43,6 +47,7 @@ class HelplineNumberForm(forms.ModelForm):
             self.add_error("facility", "A facility listing number must name the facility it rings.")
         if kind == HelplineNumber.Kind.GENERAL and facility is not None:
             self.add_error("facility", "A general helpline number is not tied to one facility; clear the facility.")
+        self._clean_source(data)
         if data.get("is_primary"):
             if kind != HelplineNumber.Kind.GENERAL:
                 self.add_error("is_primary", "Only a general helpline number can be the primary number.")
@@ -50,13 +55,60 @@ class HelplineNumberForm(forms.ModelForm):
                 self.add_error("is_primary", "The primary number is shown on every page, so it must be active.")
         return data
 
+    def _clean_source(self, data: dict[str, Any]) -> None:
+        """A tracking number names one source; the other kinds name none. Keys are cleaned as pages use them."""
+        kind, source_kind = data.get("kind"), data.get("source_kind") or ""
+        raw_key = data.get("source_key") or ""
+        if kind != HelplineNumber.Kind.TRACKING:
+            if source_kind or raw_key.strip():
+                self.add_error("source_kind", "Only a tracking number tracks a guide or a campaign; clear these.")
+            data["source_kind"], data["source_key"] = "", ""
+            return
+        if data.get("facility") is not None:
+            self.add_error("facility", "A tracking number rings the general pool, not one facility; clear it.")
+        if source_kind == SourceKind.GUIDE:
+            key = raw_key.strip().lower()
+            if not GUIDE_SLUG.match(key):
+                self.add_error("source_key", "A guide is named by its slug: lower-case letters, digits and hyphens.")
+            elif not guide_exists(key):
+                self.add_error("source_key", f"There is no guide with the slug {key!r}.")
+        elif source_kind == SourceKind.CAMPAIGN:
+            key = TrackingSource.campaign(raw_key).key
+            if not key:
+                self.add_error("source_key", "Name the campaign as its links carry it in utm_campaign.")
+        else:
+            self.add_error("source_kind", "Say what this number tracks: a guide or a campaign.")
+            return
+        data["source_key"] = key
+        taken = HelplineNumber.objects.filter(
+            kind=HelplineNumber.Kind.TRACKING, is_active=True, source_kind=source_kind, source_key=key
+        ).exclude(pk=self.instance.pk)
+        if key and data.get("is_active") and taken.exists():
+            self.add_error("source_key", f"{taken.first()} already tracks this; deactivate it first.")
+
+
+GUIDE_SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
+
+
+def guide_exists(slug: str) -> bool:
+    """True when the guide exists, in any language; also True while the guides app is not installed.
+
+    Looked up through the app registry, so numbers can be set up before the guides land
+    and the admin does not import the guides' code.
+    """
+    try:
+        guide = apps.get_model("guides", "Guide")
+    except LookupError:
+        return True
+    return bool(guide.objects.filter(slug=slug).exists())
+
 
 @admin.register(HelplineNumber)
 class HelplineNumberAdmin(admin.ModelAdmin):
     form = HelplineNumberForm
-    list_display = ("number", "kind", "facility", "label", "is_active", "is_primary")
-    list_filter = ("kind", "is_active", "is_primary")
-    search_fields = ("number", "label", "facility__name", "facility__partner__display_name")
+    list_display = ("number", "kind", "facility", "source_kind", "source_key", "label", "is_active", "is_primary")
+    list_filter = ("kind", "source_kind", "is_active", "is_primary")
+    search_fields = ("number", "label", "source_key", "facility__name", "facility__partner__display_name")
     autocomplete_fields = ("facility",)
     list_select_related = ("facility",)
 

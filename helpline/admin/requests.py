@@ -139,6 +139,18 @@ class CloseForm(forms.Form):
     )
 
 
+# Where the visit came from (helpline.attribution); cleaned and bounded when recorded, shown escaped.
+ATTRIBUTION_FIELDS = (
+    "source_kind",
+    "source_key",
+    "page",
+    "landing_page",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+)
+
+
 @admin.register(AdmissionRequest)
 class AdmissionRequestAdmin(PhoneSearchMixin, AuditedAdminMixin, admin.ModelAdmin):
     # Eight short columns that fit a 1280 px screen beside the filters; the rest is on the request's page.
@@ -152,7 +164,7 @@ class AdmissionRequestAdmin(PhoneSearchMixin, AuditedAdminMixin, admin.ModelAdmi
         "phone_masked",
         "next_action",
     )
-    list_filter = (AttentionFilter, CallbackDueFilter, "status", "source", "service")
+    list_filter = (AttentionFilter, CallbackDueFilter, "status", "source", "source_kind", "service")
     search_fields = ("=zip_code",)
     search_help_text = "Search by ZIP code. For a phone number use 'Find by phone number' below."
     change_list_template = "admin/phone_search_change_list.html"  # the POST form of PhoneSearchMixin
@@ -194,6 +206,7 @@ class AdmissionRequestAdmin(PhoneSearchMixin, AuditedAdminMixin, admin.ModelAdmi
         "needs_attention",
         "staff_note",
         "created_at",
+        *ATTRIBUTION_FIELDS,
     )
     fieldsets = (
         ("Request", {"fields": ("public_id", "status", "needs_attention", "source", "created_at", "staff_note")}),
@@ -213,6 +226,7 @@ class AdmissionRequestAdmin(PhoneSearchMixin, AuditedAdminMixin, admin.ModelAdmi
             },
         ),
         ("Consent", {"fields": ("consent_version", "consent_text", "consented_at", "withdrawn_at")}),
+        ("Which page brought it", {"fields": ATTRIBUTION_FIELDS}),
         (
             "Routing and callback",
             {

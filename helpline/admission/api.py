@@ -40,10 +40,15 @@ from helpline.admission.forms import (
     consent_label,
 )
 from helpline.admission.views import PHONE_LIMIT, confirm_token, over_limit, withdraw_token
+from helpline.attribution import Attribution
+from helpline.models import UTM_MAX_LENGTH
 from helpline.privacy import caller_hash
 from routing.vocabulary import LANGUAGE_CHOICES
 
 logger = logging.getLogger(__name__)
+
+# Longer than we keep (a page is kept without its query string, which UTM and ad-click ids make long).
+URL_MAX_LENGTH = 2000
 
 
 def _public(path: str) -> str:
@@ -86,6 +91,22 @@ class AdmissionRequestSerializer(serializers.Serializer):
     consent_version = serializers.CharField(
         required=False, max_length=20, help_text="Version of the consent wording the form showed (optional)."
     )
+    # Where the visitor came from (optional; cleaned like the form's: no query strings, bounded lengths).
+    page = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=URL_MAX_LENGTH,
+        help_text="URL of the page the form was on; the query string is dropped.",
+    )
+    landing_page = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=URL_MAX_LENGTH,
+        help_text="URL of the first page of the visit; the query string is dropped.",
+    )
+    utm_source = serializers.CharField(required=False, allow_blank=True, max_length=2 * UTM_MAX_LENGTH)
+    utm_medium = serializers.CharField(required=False, allow_blank=True, max_length=2 * UTM_MAX_LENGTH)
+    utm_campaign = serializers.CharField(required=False, allow_blank=True, max_length=2 * UTM_MAX_LENGTH)
 
     def validate_first_name(self, value: str) -> str:
         return clean_first_name(value)
@@ -180,6 +201,13 @@ class AdmissionRequestViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet):
                 window_start=data.get("window_start"),
                 window_end=data.get("window_end"),
                 source="api",
+                attribution=Attribution.build(
+                    page=data.get("page", ""),
+                    landing_page=data.get("landing_page", ""),
+                    utm_source=data.get("utm_source", ""),
+                    utm_medium=data.get("utm_medium", ""),
+                    utm_campaign=data.get("utm_campaign", ""),
+                ),
             )
         )
         shows_partner = req.partner is not None and req.status not in ("unrouted", "withdrawn", "closed")

@@ -37,6 +37,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from helpline.admission.forms import CONSENT_VERSION, WINDOW_SLOTS, consent_label
+from helpline.attribution import Attribution
 from helpline.models import AdmissionRequest, AdmissionStatusChange, ContactBlock, DialAttempt
 from helpline.privacy import caller_hash
 from helpline.voice import client as twilio_client
@@ -141,6 +142,7 @@ class AdmissionInput:
     window_start: dt.datetime | None = None
     window_end: dt.datetime | None = None
     source: str = "web"
+    attribution: Attribution = field(default_factory=Attribution)  # which page brought it (cleaned)
 
 
 def admission_request_create(*, data: AdmissionInput, now: dt.datetime | None = None) -> AdmissionRequest:
@@ -178,6 +180,13 @@ def admission_request_create(*, data: AdmissionInput, now: dt.datetime | None = 
             consent_text=consent_label(),
             consent_version=CONSENT_VERSION,
             consented_at=now,
+            page=data.attribution.page,
+            landing_page=data.attribution.landing_page,
+            utm_source=data.attribution.utm_source,
+            utm_medium=data.attribution.utm_medium,
+            utm_campaign=data.attribution.utm_campaign,
+            source_kind=data.attribution.source.kind,
+            source_key=data.attribution.source.key,
             status=Status.NEW,
             created_at=now,
         )

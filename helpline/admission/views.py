@@ -25,6 +25,7 @@ from config.security import client_ip
 from helpline.admission import selectors as admission_selectors
 from helpline.admission import services as admission
 from helpline.admission.forms import AdmissionRequestForm, form_age_seconds, min_fill_seconds, new_form_stamp
+from helpline.attribution import web_attribution
 from helpline.models import AdmissionRequest
 from helpline.privacy import caller_hash
 
@@ -154,6 +155,7 @@ def admission_request(request: HttpRequest) -> HttpResponse:
             window_start=data.get("window_start"),
             window_end=data.get("window_end"),
             source="web",
+            attribution=web_attribution(request),
         )
     )
     return _thanks_redirect(req.public_id)

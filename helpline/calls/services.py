@@ -113,6 +113,8 @@ def call_record_incoming(*, call_sid: str, to_number: str, caller_number: str, i
     """
     number = helpline_number_for(to_number=to_number)
     listing = number.facility if number is not None and number.kind == HelplineNumber.Kind.LISTING else None
+    # A tracking number routes like the general line; the call keeps the number's source (which page brought it).
+    tracking = number is not None and number.kind == HelplineNumber.Kind.TRACKING
     call = Call(
         call_sid=call_sid,
         helpline_number=number,
@@ -120,6 +122,8 @@ def call_record_incoming(*, call_sid: str, to_number: str, caller_number: str, i
         caller_number=caller_number[:40] or None,
         caller_hash=caller_hash(caller_number),
         listing_facility=listing,
+        source_kind=number.source_kind if tracking and number else "",
+        source_key=number.source_key if tracking and number else "",
         is_test=is_test,
         started_at=now,
     )

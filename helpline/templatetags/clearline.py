@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import phonenumbers
 from django import template
+
+from helpline.attribution import TrackingSource, current_visit, page_number
 
 register = template.Library()
 
@@ -38,3 +42,22 @@ def tel_href(value: object) -> str:
 def get_item(mapping: dict[str, str], key: str) -> str:
     """Look a key up in a dict from a template (label of a state or service code)."""
     return mapping.get(key, key)
+
+
+@register.simple_tag(takes_context=True)
+def tracking_number(context: template.Context) -> Any:
+    """The number this page shows: its visit's campaign's or its own source's tracking number, else the general one.
+
+    A view names its page's source with ``tracking_source`` in its context (``helpline.attribution``).
+    ``templates/base.html`` stores the answer as ``helpline_number`` for the whole page.
+    """
+    general = context.get("helpline_number")
+    request = context.get("request")
+    source = context.get("tracking_source")
+    if request is None:
+        return general
+    number = page_number(
+        page_source=source if isinstance(source, TrackingSource) else None,
+        visit=current_visit(request),
+    )
+    return number or general
