@@ -31,4 +31,6 @@ urlpatterns = [
     path("settings/resume/", portal.resume, name="resume"),
     path("facilities/<int:pk>/hours/", portal.facility_hours, name="facility_hours"),
     path("staff/reports/", portal.staff_reports, name="staff_reports"),
+    path("staff/reports/sources/", portal.staff_sources, name="staff_sources"),
+    path("staff/reports/sources/export.csv", portal.staff_sources_export, name="staff_sources_export"),
 ]

@@ -622,3 +622,40 @@ def staff_reports(request: HttpRequest) -> HttpResponse:
             "open_disputes": Dispute.objects.filter(status=Dispute.Status.OPEN).count(),
         },  # fmt: skip
     )
+
+
+def _report_range(data: dict[str, Any]) -> tuple[dt.date, dt.date]:
+    """The range asked for; by default the 30 days to today (clamped at the calendar's first day)."""
+    until = data.get("until") or timezone.now().date()
+    since = data.get("since") or (
+        until - dt.timedelta(days=29) if until > dt.date.min + dt.timedelta(days=29) else dt.date.min
+    )
+    return since, until
+
+
+@staff_view(Call, AdmissionRequest, LedgerEntry)
+def staff_sources(request: HttpRequest) -> HttpResponse:
+    """Which pages brought the calls: by guide, campaign or direct, with the ledger's revenue."""
+    form, data = _range(request)
+    since, until = _report_range(data)
+    report = selectors.source_report(since=since, until=until)
+    return render(
+        request,
+        "portal/staff_sources.html",
+        {
+            "form": form,
+            "report": report,
+            "export_query": request.GET.urlencode(),
+        },
+    )
+
+
+@staff_view(Call, AdmissionRequest, LedgerEntry)
+def staff_sources_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The same report as CSV (counts and money only: no caller data), every cell formula-safe."""
+    form, data = _range(request)
+    since, until = _report_range(data)
+    report = selectors.source_report(since=since, until=until)
+    header = ["source", "name", "calls", "connected_calls", "billable_calls", "revenue_usd", "admission_requests"]
+    rows = ([r.label.lower(), r.key, r.calls, r.connected, r.billable, r.revenue_usd, r.requests] for r in report.rows)
+    return _csv(f"calls-by-source-{since:%Y-%m-%d}-{until:%Y-%m-%d}.csv", header, rows)
