@@ -18,7 +18,6 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from helpline.models import AdmissionRequest, Call
-from partners.billing.invoices import dollars
 from partners.models import (
     BillingDecision,
     Dispute,
@@ -364,10 +363,6 @@ class SourceRow:
     billable: int = 0  # ledger charges: billable calls and billable callbacks
     revenue_cents: int = 0  # US cents; charges less adjustments, as the ledger has them
     requests: int = 0
-
-    @property
-    def revenue_usd(self) -> str:
-        return dollars(self.revenue_cents)
 
     @property
     def label(self) -> str:

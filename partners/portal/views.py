@@ -657,5 +657,8 @@ def staff_sources_export(request: HttpRequest) -> StreamingHttpResponse:
     since, until = _report_range(data)
     report = selectors.source_report(since=since, until=until)
     header = ["source", "name", "calls", "connected_calls", "billable_calls", "revenue_usd", "admission_requests"]
-    rows = ([r.label.lower(), r.key, r.calls, r.connected, r.billable, r.revenue_usd, r.requests] for r in report.rows)
+    rows = (
+        [r.label.lower(), r.key, r.calls, r.connected, r.billable, dollars(r.revenue_cents), r.requests]
+        for r in report.rows
+    )
     return _csv(f"calls-by-source-{since:%Y-%m-%d}-{until:%Y-%m-%d}.csv", header, rows)
