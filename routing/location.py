@@ -188,14 +188,18 @@ def approximate_place(caller_number: str) -> str:
     return description if _STATE_SUFFIX_RE.search(description) else ""
 
 
-@functools.lru_cache(maxsize=1)
-def zip_tables() -> tuple[dict[str, str], dict[str, frozenset[str]], dict[tuple[int, int], frozenset[str]]]:
-    """(ZIP -> state, 3-digit prefix -> states, 1° lat/lon cell -> states) of routable ZIPs, built once.
+Places = frozenset[str]  # states ("IL") and area codes ("a312") a ZIP, prefix or 1° cell holds
 
-    For the directory compile (``routing.selectors``): which states a ZIP-list,
+
+@functools.lru_cache(maxsize=1)
+def zip_tables() -> tuple[dict[str, Places], dict[str, Places], dict[tuple[int, int], Places]]:
+    """(ZIP, 3-digit prefix, 1° lat/lon cell) -> the states and area codes ("a312") of their routable ZIPs.
+
+    Built once per process from the ``zipcodes`` data, for the directory
+    compile (``routing.selectors``): which states and area codes a ZIP-list,
     prefix or radius area touches, without a lookup per ZIP.
     """
-    by_zip: dict[str, str] = {}
+    by_zip: dict[str, set[str]] = {}
     by_prefix: dict[str, set[str]] = {}
     by_cell: dict[tuple[int, int], set[str]] = {}
     for row in zipcodes.list_all():
@@ -203,17 +207,18 @@ def zip_tables() -> tuple[dict[str, str], dict[str, frozenset[str]], dict[tuple[
         code = str(row.get("zip_code", ""))
         if state not in ROUTABLE_STATES or len(code) != 5:
             continue
-        by_zip[code] = state
-        by_prefix.setdefault(code[:3], set()).add(state)
+        places = {state, *(f"a{ac}" for ac in row.get("area_codes") or ())}
+        by_zip.setdefault(code, set()).update(places)
+        by_prefix.setdefault(code[:3], set()).update(places)
         try:
             lat, lon = float(row["lat"]), float(row["long"])
         except (KeyError, TypeError, ValueError):
             continue
         if lat == 0 and lon == 0:
             continue
-        by_cell.setdefault((math.floor(lat), math.floor(lon)), set()).add(state)
+        by_cell.setdefault((math.floor(lat), math.floor(lon)), set()).update(places)
     return (
-        by_zip,
+        {k: frozenset(v) for k, v in by_zip.items()},
         {k: frozenset(v) for k, v in by_prefix.items()},
         {k: frozenset(v) for k, v in by_cell.items()},
     )

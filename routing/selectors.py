@@ -169,12 +169,13 @@ class CompiledDirectory:
     static: dict[int, Candidate] = field(default_factory=dict)
     # facility id -> (partner row it was built from, Candidate): reused while the row is unchanged.
     candidates: dict[int, tuple[Any, Candidate]] = field(default_factory=dict)
-    # For the ZIP question (routing.zip_question), counted per service ("" = any service):
-    # (state, service) -> facilities whose ZIP, prefix or radius area may reach into the state
-    # without serving the whole state; service -> facilities that do not serve every state;
-    # service -> all facilities.
-    finer_in_state: dict[tuple[str, str], int] = field(default_factory=dict)
-    not_nationwide: dict[str, int] = field(default_factory=dict)
+    # For the ZIP question (routing.zip_question), per service ("" = any service), ids in the
+    # order facilities are ranked (priority first): (state, service) -> facilities whose ZIP,
+    # prefix or radius area may reach into the state without serving the whole state (the same
+    # keyed ("a312", service) for the ZIPs of an area code);
+    # service -> facilities that do not serve every state; service -> how many offer it.
+    finer_in_state: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    not_nationwide: dict[str, list[int]] = field(default_factory=dict)
     offering: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -229,23 +230,26 @@ class CompiledDirectory:
         a needless question costs a caller seconds, a missed one the right partner.
         """
         by_zip, by_prefix, by_cell = zip_tables()
-        touched: set[str] = set()
+        touched: set[str] = set()  # states ("IL") and area codes ("a312")
         for zip_code in record.service_zips:
-            state = by_zip.get(zip_code)
-            if state:
-                touched.add(state)
+            touched |= by_zip.get(zip_code, frozenset())
         for prefix in record.service_zip_prefixes:
             touched |= by_prefix.get(prefix, frozenset())
         for kind, value in keys:
             if kind == "cell":
                 touched |= by_cell.get(value, frozenset())
-        services = ("", *record.services)
-        for service in services:
+        fid = record.facility_id
+        for service in ("", *record.services):
             self.offering[service] = self.offering.get(service, 0) + 1
             if not record.service_states >= NATIONWIDE:
-                self.not_nationwide[service] = self.not_nationwide.get(service, 0) + 1
+                self.not_nationwide.setdefault(service, []).append(fid)
             for state in touched - record.service_states:
-                self.finer_in_state[(state, service)] = self.finer_in_state.get((state, service), 0) + 1
+                self.finer_in_state.setdefault((state, service), []).append(fid)
+
+    def finish(self) -> None:
+        """Sort what ``add`` collected for the ZIP question by rank (priority first), once per compile."""
+        for ids in (*self.finer_in_state.values(), *self.not_nationwide.values()):
+            ids.sort(key=self.rank.__getitem__)
 
 
 def directory_key() -> DirectoryKey:
@@ -300,6 +304,7 @@ def compile_directory(*, version: int, today: date, token: int = 0) -> CompiledD
         # Live fields as compiled: the counters are not loaded here (a static candidate only
         # explains facility-side exclusions, which never look at the partner).
         compiled.static[fid] = _candidate(record, pid, terms[1], terms[5:], today, month_start(today))
+    compiled.finish()
     compiled.build_seconds = time.perf_counter() - started
     return compiled
 

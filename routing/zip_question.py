@@ -1,7 +1,8 @@
 """Whether to ask a caller for their ZIP: the one rule the IVR, admission requests and the simulator share.
 
-Contract: ``zip_question(*, location, service, now, listing_facility_id=None,
-asked_before=False, state_decision_empty=None) -> ZipQuestion``.
+Contract: ``zip_question(*, location, service, now, routed=False,
+first_facility_id=None, listing_facility_id=None, asked_before=False,
+area_code="") -> ZipQuestion``.
 
 Why a rule at all: a location known only by state (Twilio ``FromState``, the
 caller-ID area code) matches state-wide service areas only, so a caller whose
@@ -10,19 +11,33 @@ unless they are asked. But every question costs a caller seconds, and callers
 on this line may be in withdrawal or crisis: ask only when the ZIP could
 change who answers, i.e. when the precision is below ZIP and
 
-- some facility offering the service has an area finer than a state that may
-  reach into the caller's state (or, with no state, any facility that does
-  not serve every state), or
-- the state-level decision is empty (nobody to dial without a ZIP), and some
-  facility elsewhere offers the service.
+- some facility offering the service, open now, has an area finer than a
+  state that may reach into the caller's state (with no state: any facility
+  that does not serve every state), and it is not in a lower priority tier
+  than the partner the location already known would be sent to (a lower tier
+  is only dialed when the tiers before it are used up, so knowing it serves
+  the caller cannot change the first dial); or
+- the state-level decision is empty (nobody to dial without a ZIP) and some
+  facility offers the service somewhere.
+
+``area_code``: the caller ID's area code, when it places the caller in the
+location's state. Then only finer areas reaching the ZIPs of that area code
+count (the Chicago caller of 312 is asked about Chicago's partners, not about
+a radius around Carbondale). It decides whether to ask, never where to route:
+a caller whose number comes from elsewhere in the state is at worst not asked,
+and routed by state as before (a state-wide partner serves them; an empty
+state-level decision still asks).
+
+``routed``/``first_facility_id``: the engine's first choice for the location
+already known (None: nobody). With it, the tier of that choice bounds the
+facilities that matter; not routed yet, every tier counts, which asks more
+often, never less.
 
 Never twice in one call (``asked_before``), never for a listing call whose
-facility is open (it answers whatever the ZIP). Cheap: counts precomputed per
-(state, service) when the directory is compiled (``selectors.CompiledDirectory``)
-and the process's compiled copy, so no database round trip per call; the
-"empty" case is checked on the compiled copy (facility-side rules) before
-routing, and by the caller on the real decision after it (partner-side:
-paused, at a cap), passing ``state_decision_empty``.
+facility is open (it answers whatever the ZIP). Cheap: the facilities with a
+finer area are listed per (state, service) in priority order when the
+directory is compiled (``selectors.CompiledDirectory``), so a question is a
+walk down a short list on the process's copy with no database round trip.
 """
 
 from __future__ import annotations
@@ -31,7 +46,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from routing import selectors
-from routing.engine import LocalClock, Location, RouteRequest, facility_check
+from routing.engine import LocalClock, Location, RouteRequest, facility_check, open_state
 from routing.vocabulary import SPOKEN_SERVICE_FULL
 
 
@@ -50,9 +65,11 @@ def zip_question(
     location: Location,
     service: str,
     now: datetime,
+    routed: bool = False,
+    first_facility_id: int | None = None,
     listing_facility_id: int | None = None,
     asked_before: bool = False,
-    state_decision_empty: bool | None = None,
+    area_code: str = "",
 ) -> ZipQuestion:
     """Ask for the ZIP? See the module docstring for the rule."""
     if asked_before:
@@ -63,31 +80,36 @@ def zip_question(
     words = _service_words(service)
     directory = selectors.directory_cache.peek(now=now) or selectors.compiled_directory(now=now)
     clock = LocalClock(now)
-    request = RouteRequest(service=service or "unsure", location=location)
     if listing_facility_id is not None:
         listing = directory.static.get(listing_facility_id)
+        request = RouteRequest(service=service or "unsure", location=location)
         if listing is not None and not facility_check(listing, request, clock, is_listing=True)[0]:
             return ZipQuestion(False, "listing call: the listing facility answers whatever the ZIP")
-    offering = directory.offering.get(key, 0)
-    if offering == 0:
+    if directory.offering.get(key, 0) == 0:
         return ZipQuestion(False, f"no facility offers {words}: a ZIP cannot change that")
-    if not location.state:
-        finer = directory.not_nationwide.get(key, 0)
-        if finer:
+    tier: int | None = None  # the priority the known location is dialed at (None: nobody, or not routed yet)
+    if routed and first_facility_id is not None:
+        rank = directory.rank.get(first_facility_id)
+        tier = rank[0] if rank is not None else None
+    where = location.state or "an unknown place"
+    if location.state and area_code:
+        where = f"area code {area_code}"
+        finer = directory.finer_in_state.get((f"a{area_code}", key), [])
+    elif location.state:
+        finer = directory.finer_in_state.get((location.state, key), [])
+    else:
+        finer = directory.not_nationwide.get(key, [])
+    for fid in finer:
+        priority = directory.rank[fid][0]
+        if tier is not None and priority > tier:
+            break  # sorted by priority: the rest are in lower tiers too
+        if open_state(directory.static[fid], clock)[0]:
+            first = f" (the known location is dialed at priority {tier})" if tier is not None else ""
             return ZipQuestion(
-                True, f"location unknown; {finer} facilities offering {words} serve less than every state"
+                True, f"facility {fid} offering {words}, priority {priority}, serves part of {where}{first}"
             )
-        return ZipQuestion(False, f"location unknown, but every facility offering {words} serves every state")
-    finer = directory.finer_in_state.get((location.state, key), 0)
-    if finer:
-        return ZipQuestion(
-            True, f"{finer} facilities offering {words} serve parts of {location.state} (ZIP, prefix or radius)"
-        )
-    if state_decision_empty is None:
-        pool = directory.area_facility_ids(location, key)
-        state_decision_empty = not any(not facility_check(directory.static[fid], request, clock)[0] for fid in pool)
-        if state_decision_empty and len(pool) >= offering:
-            return ZipQuestion(False, f"nobody can take {words} now, in {location.state} or elsewhere")
-    if state_decision_empty:
-        return ZipQuestion(True, f"nobody in {location.state} can take {words} now without a ZIP")
-    return ZipQuestion(False, f"only state-wide areas in {location.state} for {words}: a ZIP cannot change who answers")
+    if routed and first_facility_id is None:
+        return ZipQuestion(True, f"nobody in {where} can take {words} now without a ZIP")
+    if not routed and finer:
+        return ZipQuestion(False, f"no facility serving part of {where} offering {words} is open now")
+    return ZipQuestion(False, f"the ZIP cannot change who answers in {where} for {words}")

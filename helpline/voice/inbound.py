@@ -28,7 +28,7 @@ from helpline.calls import services as calls
 from helpline.models import Call, DialAttempt
 from helpline.privacy import redact
 from helpline.voice.security import is_valid_twilio_request, twilio_webhook
-from routing.location import resolve_location
+from routing.location import area_code_state, resolve_location
 from routing.vocabulary import SPOKEN_SERVICE
 from routing.zip_question import zip_question
 
@@ -409,21 +409,37 @@ def service(request: HttpRequest) -> HttpResponse:
         return _ask_zip_or_route(call=call, now=now, preface=preface)
 
 
+def _area_code_in_state(call: Call) -> str:
+    """The caller ID's area code when it places the caller in the call's state, else ""."""
+    placed = area_code_state(call.caller_number or "")
+    return placed[0] if placed is not None and placed[1] == call.state else ""
+
+
 def _ask_zip_or_route(*, call: Call, now: Any, preface: str = "") -> HttpResponse:
-    """Ask for the ZIP when it could change who answers (``routing.zip_question``), else route and dial."""
-    question = zip_question(
-        location=calls.call_location(call=call),
-        service=call.service or "unsure",
-        now=now,
-        listing_facility_id=call.listing_facility_id,
-        asked_before=call.zip_asked_at is not None,
-    )
-    if question.ask and calls.call_note_zip_asked(call=call, now=now):
-        calls.call_log_event(
-            call=call, sid=call.call_sid, kind="ivr", status="zip:asked", detail={"why": question.reason}, now=now
+    """Route with what is known; ask for the ZIP first when it could change who answers (``routing.zip_question``).
+
+    The decision for the location already known is made first: its first
+    choice's tier bounds which finer areas could change the first dial, and an
+    empty one asks too. A decision set aside for the question stays in the log.
+    """
+    calls.call_route(call=call, now=now)
+    if call.location_precision != "zip" and call.zip_asked_at is None:
+        plan = call.failover_plan
+        question = zip_question(
+            location=calls.call_location(call=call),
+            service=call.service or "unsure",
+            now=now,
+            routed=True,
+            first_facility_id=plan[0]["facility_id"] if plan else None,
+            listing_facility_id=call.listing_facility_id,
+            area_code=_area_code_in_state(call),
         )
-        return twiml(zip_response(call=call, attempt=1, preface=preface))
-    return _route_and_dial(call=call, now=now, preface=preface)
+        if question.ask and calls.call_note_zip_asked(call=call, now=now):
+            detail = {"why": question.reason, "set_aside_decision": call.routing_decision_id}
+            calls.call_discard_route(call=call)
+            calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status="zip:asked", detail=detail, now=now)
+            return twiml(zip_response(call=call, attempt=1, preface=preface))
+    return _continue(call=call, now=now, preface=preface)
 
 
 @voice_webhook
@@ -462,21 +478,6 @@ def zip_code(request: HttpRequest) -> HttpResponse:
 
 def _route_and_dial(*, call: Call, now: Any, preface: str = "") -> HttpResponse:
     calls.call_route(call=call, now=now)
-    if not call.failover_plan and call.location_precision != "zip" and call.zip_asked_at is None:
-        # Nobody to dial at state level (paused, at a cap): a ZIP may still place the caller.
-        question = zip_question(
-            location=calls.call_location(call=call),
-            service=call.service or "unsure",
-            now=now,
-            listing_facility_id=call.listing_facility_id,
-            state_decision_empty=True,
-        )
-        if question.ask and calls.call_note_zip_asked(call=call, now=now):
-            calls.call_discard_route(call=call)
-            calls.call_log_event(
-                call=call, sid=call.call_sid, kind="ivr", status="zip:asked", detail={"why": question.reason}, now=now
-            )
-            return twiml(zip_response(call=call, attempt=1, preface=preface))
     return _continue(call=call, now=now, preface=preface)
 
 

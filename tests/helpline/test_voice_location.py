@@ -70,7 +70,7 @@ def test_chicago_mobile_without_fromzip_is_asked_for_a_zip_and_reaches_a_chicago
     decision = RoutingDecision.objects.get(pk=call.routing_decision_id)
     assert (decision.location_source, decision.location_precision, decision.zip_code) == ("zip", "zip", "60601")
     asked = CallEvent.objects.get(call=call, status="zip:asked")
-    assert "parts of IL" in asked.detail["why"]
+    assert "serves part of area code 312" in asked.detail["why"]
 
 
 def test_state_level_decision_records_precision_and_the_approximate_place_for_staff(client):

@@ -62,15 +62,36 @@ def test_zip_list_areas_count_for_the_state_of_their_zips():
 
 def test_nobody_at_state_level_asks_only_if_someone_elsewhere_offers_the_service():
     FacilityFactory(service_states=["WI"], services=["residential"])
-    assert ask()  # the area code may not be where the caller is
-    assert not ask(service="detox")
+    assert ask(routed=True, first_facility_id=None)  # the area code may not be where the caller is
+    assert not ask(service="detox", routed=True, first_facility_id=None)
     assert zip_question(location=ILLINOIS, service="detox", now=NOW).reason.startswith("no facility offers")
 
 
 def test_the_state_level_decision_found_empty_after_routing_asks():
+    statewide = FacilityFactory(service_states=["IL"], services=["residential"])
+    assert not ask(routed=True, first_facility_id=statewide.pk)
+    assert ask(routed=True, first_facility_id=None)
+
+
+def test_a_finer_area_in_a_lower_tier_than_the_first_choice_cannot_change_the_first_dial():
+    statewide = FacilityFactory(service_states=["IL"], services=["residential"], partner__priority=1)
+    local = FacilityFactory(
+        state="IL", service_states=[], service_zip_prefixes=["606"], services=["residential"], partner__priority=5
+    )
+    assert ask()  # not routed yet: every tier counts
+    assert not ask(routed=True, first_facility_id=statewide.pk)
+    local.partner.priority = 1
+    local.partner.save()
+    directory_cache.clear()
+    assert ask(routed=True, first_facility_id=statewide.pk)  # same tier: the rotation may pick it
+
+
+def test_a_closed_finer_area_facility_does_not_ask():
     FacilityFactory(service_states=["IL"], services=["residential"])
+    FacilityFactory(
+        state="IL", service_states=[], service_zip_prefixes=["606"], services=["residential"], open_24_7=False
+    )  # no opening hours: closed
     assert not ask()
-    assert ask(state_decision_empty=True)
 
 
 def test_never_twice_never_with_a_zip():
