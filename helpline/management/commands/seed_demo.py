@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import secrets
+import time
 from typing import Any
 
 from django.contrib.auth import get_user_model, password_validation
@@ -195,7 +196,7 @@ def demo_partners() -> list[dict]:
                 _facility(
                     "front-range-denver", "Front Range Recovery – Denver", "3100 Downing St", "Denver", "CO",
                     "80205", "+13035550200", open_24_7=True, hours={}, services=["detox", "residential"],
-                    languages=["en"], service_area={"states": ["CO"]},
+                    languages=["en"], service_area={"states": ["CO", "NM", "TX"]},  # residential: takes Texans too
                     listing_numbers=[{"number": "+18665550200", "label": "Denver listing"}],
                 ),
             ],
@@ -303,7 +304,7 @@ class Command(BaseCommand):
         )
 
     def _seed_activity(self) -> None:
-        """Demo calls and billing, when the billing app provides them (``partners.demo``)."""
+        """Demo calls, requests and billing, when the partners app provides them (``partners.demo``)."""
         try:
             module = importlib.import_module("partners.demo")
         except ModuleNotFoundError as exc:
@@ -313,6 +314,13 @@ class Command(BaseCommand):
         seed_activity = getattr(module, "seed_demo_activity", None)
         if seed_activity is None:
             return
-        result = seed_activity()
-        if result:
-            self.stdout.write(f"Demo activity: {result} calls with their billing added for the partner portal.")
+        self.stdout.write("Demo activity: a month of calls through the real routing, today's queue, billing…")
+        started = time.monotonic()
+        report = seed_activity(progress=self._progress)
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo activity added in {time.monotonic() - started:.1f} s: {report.summary()}.")
+        )
+
+    def _progress(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()
