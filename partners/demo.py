@@ -18,6 +18,7 @@ SQLite (one fsync instead of thousands).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -151,7 +152,7 @@ def _seed_history(*, rng: random.Random, now: dt.datetime, days: int, per_day: i
             started_at=started, ended_at=started + dt.timedelta(seconds=talk + 30),
         )  # fmt: skip
         call_id = call.pk
-        transaction.on_commit(lambda call_id=call_id: bill_call(call_id=call_id))
+        transaction.on_commit(functools.partial(bill_call, call_id=call_id))
         made += 1
         if (i + 1) % 100 == 0:
             progress(f"  earlier calls: {i + 1} of {total}")
@@ -263,6 +264,7 @@ def _step(req: AdmissionRequest, to: str, at: dt.datetime, note: str = "", **fie
 
 
 def _leg(req: AdmissionRequest, seq: int, outcome: str, at: dt.datetime, *, talk: int = 0) -> None:
+    assert req.partner_id is not None and req.facility_id is not None  # noqa: S101 - only routed requests get legs
     DialAttempt.objects.create(
         admission_request=req, sequence=seq, partner_id=req.partner_id, facility_id=req.facility_id,
         outcome=outcome, accepted=outcome == O.COMPLETED, talk_seconds=talk, started_at=at,
@@ -320,8 +322,12 @@ def _seed_requests(*, now: dt.datetime, report: DemoReport) -> None:
             _step(req, S.CLOSED, at + dt.timedelta(hours=2), "Reached by phone from our line; chose a local clinic.",
                   next_action_at=None, staff_note="Reached by phone from our line; chose a local clinic.")  # fmt: skip
         elif final != S.NOTIFIED:
-            legs = {S.CONNECTED: [O.NO_ANSWER, O.COMPLETED], S.UNREACHABLE: [O.COMPLETED, O.COMPLETED, O.COMPLETED]}
-            outcomes = legs.get(final) or ([O.BUSY, O.NO_ANSWER, O.FAILED, O.NO_ANSWER] if n % 2 else [O.NO_ANSWER])
+            legs: dict[str, list[str]] = {
+                S.CONNECTED: [O.NO_ANSWER, O.COMPLETED],
+                S.UNREACHABLE: [O.COMPLETED, O.COMPLETED, O.COMPLETED],
+            }
+            failing = [O.BUSY, O.NO_ANSWER, O.FAILED, O.NO_ANSWER] if n % 2 else [O.NO_ANSWER]
+            outcomes = legs.get(str(final)) or failing
             leg_at = at + dt.timedelta(minutes=2)
             _step(req, S.CALLBACK_ATTEMPTED, leg_at, "callback call placed")
             for seq, outcome in enumerate(outcomes, start=1):
@@ -350,8 +356,8 @@ def _seed_billing(*, now: dt.datetime, report: DemoReport) -> None:
         .values_list("partner_id", flat=True)
         .distinct()
     )
-    for partner in Partner.objects.filter(pk__in=list(partner_ids)).order_by("pk"):
-        generate_invoice(partner=partner, month=previous)
+    for billed in Partner.objects.filter(pk__in=list(partner_ids)).order_by("pk"):
+        generate_invoice(partner=billed, month=previous)
         report.invoices += 1
     partner = Partner.objects.filter(slug="hill-country-recovery").first()
     if partner is None or Dispute.objects.filter(partner=partner).exists():
