@@ -157,7 +157,7 @@ class AdmissionRequestAdmin(PhoneSearchMixin, AuditedAdminMixin, admin.ModelAdmi
     list_display = (
         "short_id",
         "state_pill",
-        "created_at",
+        "received",
         "service_label",
         "where",
         "partner",
@@ -271,6 +271,10 @@ class AdmissionRequestAdmin(PhoneSearchMixin, AuditedAdminMixin, admin.ModelAdmi
             )
             return format_html('{} <span class="status-pill is-alert">{}</span>', pill, why)
         return pill
+
+    @admin.display(description="Received", ordering="created_at")
+    def received(self, obj: AdmissionRequest) -> str:
+        return date_format(timezone.localtime(obj.created_at), "M j, g:i A T")
 
     @admin.display(description="Service", ordering="service")
     def service_label(self, obj: AdmissionRequest) -> str:
