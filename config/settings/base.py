@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.sitemaps",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -43,7 +44,9 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "simple_history",
     "helpline",
+    "helpline.site.guides.apps.GuidesConfig",
     "routing",
     "partners",
 ]
@@ -55,6 +58,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "helpline.attribution.VisitMiddleware",
+    # After sessions, before common: /es/... is Spanish; every unprefixed URL is English.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -182,6 +187,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "partners.tasks.sweep_unbilled_calls",
         "schedule": timedelta(minutes=10),
     },
+    "guides-past-review": {
+        # Weekly list to STAFF_ALERT_EMAILS of published guides past their clinical review date.
+        "task": "helpline.site.guides.tasks.email_guides_past_review",
+        "schedule": crontab(minute=0, hour=13, day_of_week="mon"),
+    },
     "sweep-webhook-deliveries": {
         "task": "partners.tasks.sweep_webhook_deliveries",
         "schedule": timedelta(minutes=2),
@@ -229,7 +239,10 @@ WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
 WEBHOOK_ALLOWED_NETWORKS: list[str] = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
 
 # --- I18N -----------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+# "en", not "en-us": the unprefixed (English) URLs are those of LANGUAGE_CODE exactly.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

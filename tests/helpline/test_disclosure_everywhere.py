@@ -33,11 +33,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import DatabaseError, models
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, include, path, resolve
+from django.urls import URLPattern, URLResolver, get_resolver, path, resolve
 from django.urls.exceptions import Resolver404
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from config import urls as config_urls
 from helpline.site.directory import listed_partners
 
 with warnings.catch_warnings():
@@ -443,7 +444,8 @@ def _boom(request: Any) -> Any:
     raise RuntimeError("a view that fails, to show the 500 page")
 
 
-urlpatterns = [path("__boom__/", _boom), path("", include("config.urls"))]
+# Spread, not include(): the project URL conf uses i18n_patterns, which Django allows only at the root.
+urlpatterns = [path("__boom__/", _boom), *config_urls.urlpatterns]
 handler404 = "helpline.site.views.page_not_found"
 handler500 = "helpline.site.views.server_error"
 

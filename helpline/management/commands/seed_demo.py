@@ -266,6 +266,7 @@ class Command(BaseCommand):
 
         self.stdout.write(self.style.SUCCESS(f"Demo directory loaded. {report.summary()}"))
         self._seed_activity()
+        self._seed_guides()
         self.stdout.write("")
         self.stdout.write("Demo logins (passwords are reset each time seed_demo runs):")
         self.stdout.write(f"  staff admin     username: {STAFF_USERNAME:<8} password: {staff_password}")
@@ -302,6 +303,13 @@ class Command(BaseCommand):
         PartnerMembership.objects.update_or_create(
             user=partner_user, defaults={"partner": Partner.objects.get(slug=PARTNER_USER_SLUG)}
         )
+
+    def _seed_guides(self) -> None:
+        """The substance guides (``load_guides``), published under a reviewer labelled as demo data."""
+        from helpline.site.guides.demo import seed_demo_guides
+
+        report, published = seed_demo_guides()
+        self.stdout.write(f"Guides: {report.summary()}; {published} published as demo (not a real clinical review).")
 
     def _seed_activity(self) -> None:
         """Demo calls, requests and billing, when the partners app provides them (``partners.demo``)."""

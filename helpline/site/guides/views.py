@@ -1,0 +1,89 @@
+"""Guide pages: the index by class with search, and one guide. Thin: selectors read, templates render."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from helpline.admission.forms import AdmissionRequestForm, new_form_stamp
+from helpline.site.service_content import PAGES
+from helpline.site.guides import selectors, seo
+from helpline.site.guides.models import Guide
+from helpline.site.guides.rendering import reading_minutes, render_inline, render_sections
+
+
+def current_language() -> str:
+    language = (translation.get_language() or "en")[:2]
+    return language if language in Guide.Language.values else "en"
+
+
+def guide_url(guide: Guide) -> str:
+    return guide.get_absolute_url()
+
+
+def guide_index(request: HttpRequest) -> HttpResponse:
+    language = current_language()
+    query = " ".join(request.GET.get("q", "").split())[: selectors.MAX_QUERY_LENGTH]
+    guides = list(selectors.guide_search(language=language, query=query))
+    groups: list[tuple[str, list[Guide]]] = []
+    labels = dict(Guide.ClassGroup.choices)
+    for value in Guide.ClassGroup.values:
+        members = [g for g in guides if g.class_group == value]
+        if members:
+            groups.append((_(labels[value]), members))
+    return render(
+        request,
+        "guides/index.html",
+        {"groups": groups, "results": guides, "query": query, "canonical": seo.absolute(request.path)},
+    )
+
+
+def guide_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """A published guide; staff also see drafts, guides in review and retired ones, as a marked preview."""
+    language = current_language()
+    guide = selectors.guide_for_page(slug=slug, language=language)
+    if guide is None:
+        raise Http404("No such guide")
+    preview = guide.status != Guide.Status.PUBLISHED
+    if preview and not request.user.is_staff:
+        if guide.status == Guide.Status.RETIRED:
+            # 410, not 404: the page existed and is gone on purpose, so search engines drop it promptly.
+            return render(request, "guides/retired.html", {"guide": guide}, status=410)
+        raise Http404("No such guide")
+
+    url = seo.absolute(guide_url(guide))
+    translations = selectors.guide_translations(guide=guide)
+    alternates = [(lang, seo.absolute(guide_url(g))) for lang, g in sorted(translations.items())]
+    sources = {s["id"]: s for s in guide.sources}
+    other = next((g for lang, g in translations.items() if lang != guide.language), None)
+    form = AdmissionRequestForm(initial={"substances": [guide.form_substance], "language": language})
+    context = {
+        "guide": guide,
+        "preview": preview,
+        "sections": render_sections(guide.body),
+        "key_facts": [
+            {**fact, "html": render_inline(fact["value"]), "cite": sources.get(fact.get("source"))}
+            for fact in guide.key_facts
+        ],
+        "faq": [{**item, "html": render_inline(item["a"])} for item in guide.faq],
+        "related": selectors.related_guides(guide=guide),
+        "services": [PAGES[code] for code in guide.services if code in PAGES],
+        "translation": other,
+        "translation_url": guide_url(other) if other else "",
+        "alternates": alternates,
+        "canonical": url,
+        "reading_minutes": reading_minutes(guide.body),
+        "form": form,
+        "stamp": new_form_stamp(),
+        "json_ld": [
+            seo.ld_json_script(seo.medical_web_page(guide=guide, url=url)),
+            seo.ld_json_script(seo.faq_page(guide=guide, url=url)),
+        ],
+    }
+    response = render(request, "guides/detail.html", context)
+    if preview:
+        response["X-Robots-Tag"] = "noindex"
+        response["Cache-Control"] = "private, no-store"
+    return response
