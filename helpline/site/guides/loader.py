@@ -23,10 +23,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from helpline.admission.forms import SUBSTANCE_CHOICES
-from helpline.site.service_content import PAGES
 from helpline.site.guides.models import Guide
 from helpline.site.guides.rendering import CITATION_RE
 from helpline.site.guides.safety import safety_problems
+from helpline.site.service_content import PAGES
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 FILE_RE = re.compile(r"^(?P<slug>[a-z0-9-]+)\.(?P<lang>[a-z]{2})\.md$")

@@ -10,9 +10,9 @@ from django.contrib.sitemaps import Sitemap
 from django.urls import reverse
 from django.utils import translation
 
-from helpline.site.service_content import PAGES
 from helpline.site.guides.models import Guide
 from helpline.site.guides.views import guide_url
+from helpline.site.service_content import PAGES
 
 LANGUAGES = ("en", "es")
 # Pages of the public site (URL name, kwargs); each exists under / and /es/.

@@ -8,10 +8,10 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from helpline.admission.forms import AdmissionRequestForm, new_form_stamp
-from helpline.site.service_content import PAGES
 from helpline.site.guides import selectors, seo
 from helpline.site.guides.models import Guide
 from helpline.site.guides.rendering import reading_minutes, render_inline, render_sections
+from helpline.site.service_content import PAGES
 
 
 def current_language() -> str:
