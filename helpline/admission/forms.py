@@ -20,10 +20,13 @@ from django import forms
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.utils import translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from phonenumbers import PhoneNumberType
 
 from routing.location import resolve_location
-from routing.vocabulary import LANGUAGE_CHOICES, SERVICE_CHOICES
+from routing.vocabulary import LANGUAGE_CHOICES, SERVICE_CHOICES, written_label
 
 SERVICE_FORM_CHOICES = [*SERVICE_CHOICES, ("unsure", "Not sure")]
 SUBSTANCE_CHOICES = [
@@ -230,87 +233,97 @@ def min_fill_seconds() -> float:
     return float(getattr(settings, "ADMISSION_MIN_FILL_SECONDS", 3))
 
 
+def _service_choices() -> list[tuple[str, str]]:
+    """The kinds of care in the page's language (labels from routing.vocabulary), evaluated per form."""
+    language = (translation.get_language() or "en")[:2]
+    codes = [code for code, _label in SERVICE_FORM_CHOICES]
+    return [("", gettext("Choose one")), *[(code, written_label(code, language=language)) for code in codes]]
+
+
 class AdmissionRequestForm(forms.Form):
     for_whom = forms.ChoiceField(
-        label="Who is the call for?",
-        choices=[("myself", "Myself"), ("someone_else", "Someone else")],
+        label=_("Who is the call for?"),
+        choices=[("myself", _("Myself")), ("someone_else", _("Someone else"))],
         widget=forms.RadioSelect,
-        error_messages={"required": "Tell us who the call is for.", "invalid_choice": "Choose myself or someone else."},
+        error_messages={
+            "required": _("Tell us who the call is for."),
+            "invalid_choice": _("Choose myself or someone else."),
+        },
     )
     first_name = forms.CharField(
-        label="First name or initials",
+        label=_("First name or initials"),
         max_length=60,
-        help_text="Only a first name or initials. The caller will ask for this name.",
+        help_text=_("Only a first name or initials. The caller will ask for this name."),
         widget=forms.TextInput(attrs={"autocomplete": "given-name", "maxlength": NAME_MAX_LENGTH}),
-        error_messages={"required": "Enter a first name or initials, so the caller knows who to ask for."},
+        error_messages={"required": _("Enter a first name or initials, so the caller knows who to ask for.")},
     )
     phone = forms.CharField(
-        label="Phone number to call",
+        label=_("Phone number to call"),
         max_length=40,
-        help_text="A US mobile or home number, with area code.",
+        help_text=_("A US mobile or home number, with area code."),
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel", "maxlength": 30}),
-        error_messages={"required": "Enter the phone number we should call, with area code."},
+        error_messages={"required": _("Enter the phone number we should call, with area code.")},
     )
     zip_code = forms.CharField(
-        label="ZIP code",
+        label=_("ZIP code"),
         max_length=10,
-        help_text="Where the person who needs care is. We use it to find providers nearby and your time zone.",
+        help_text=_("Where the person who needs care is. We use it to find providers nearby and your time zone."),
         widget=forms.TextInput(
             attrs={"autocomplete": "postal-code", "inputmode": "numeric", "maxlength": 10, "size": 10}
         ),
-        error_messages={"required": "Enter the ZIP code where the person needing care is, like 78701."},
+        error_messages={"required": _("Enter the ZIP code where the person needing care is, like 78701.")},
     )
     service = forms.ChoiceField(
-        label="What kind of care?",
-        choices=[("", "Choose one"), *SERVICE_FORM_CHOICES],
+        label=_("What kind of care?"),
+        choices=_service_choices,
         error_messages={
-            "required": "Choose the kind of care, or 'Not sure'.",
-            "invalid_choice": "Choose from the list.",
+            "required": _("Choose the kind of care, or 'Not sure'."),
+            "invalid_choice": _("Choose from the list."),
         },
     )
     substances = forms.MultipleChoiceField(
-        label="Substances of concern (optional)",
-        choices=SUBSTANCE_CHOICES,
+        label=_("Substances of concern (optional)"),
+        choices=[(code, _(label)) for code, label in SUBSTANCE_CHOICES],
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"invalid_choice": "Choose from the list."},
+        error_messages={"invalid_choice": _("Choose from the list.")},
     )
     payment = forms.ChoiceField(
-        label="Insurance or payment (optional)",
-        choices=PAYMENT_CHOICES,
+        label=_("Insurance or payment (optional)"),
+        choices=[(code, _(label)) for code, label in PAYMENT_CHOICES],
         required=False,
-        error_messages={"invalid_choice": "Choose from the list."},
+        error_messages={"invalid_choice": _("Choose from the list.")},
     )
     language = forms.ChoiceField(
-        label="Language for the call",
-        choices=LANGUAGE_CHOICES,
+        label=_("Language for the call"),
+        choices=[(code, _(label)) for code, label in LANGUAGE_CHOICES],
         initial="en",
-        error_messages={"required": "Choose a language.", "invalid_choice": "Choose English or Spanish."},
+        error_messages={"required": _("Choose a language."), "invalid_choice": _("Choose English or Spanish.")},
     )
     callback_when = forms.ChoiceField(
-        label="When should we call?",
-        choices=[("now", "As soon as possible"), ("window", "At a time I choose")],
+        label=_("When should we call?"),
+        choices=[("now", _("As soon as possible")), ("window", _("At a time I choose"))],
         initial="now",
         widget=forms.RadioSelect,
-        error_messages={"required": "Tell us when to call.", "invalid_choice": "Choose now or a time."},
+        error_messages={"required": _("Tell us when to call."), "invalid_choice": _("Choose now or a time.")},
     )
     window_date = forms.DateField(
-        label="Day",
+        label=_("Day"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": "Enter a date, like 2026-11-23."},
+        error_messages={"invalid": _("Enter a date, like 2026-11-23.")},
     )
     window_slot = forms.ChoiceField(
-        label="Time of day (your local time)",
-        choices=[("", "Choose a time"), *[(k, v[2]) for k, v in WINDOW_SLOTS.items()]],
+        label=_("Time of day (your local time)"),
+        choices=[("", _("Choose a time")), *[(k, _(v[2])) for k, v in WINDOW_SLOTS.items()]],
         required=False,
-        error_messages={"invalid_choice": "Choose morning, afternoon or evening."},
+        error_messages={"invalid_choice": _("Choose morning, afternoon or evening.")},
     )
-    allow_voicemail = forms.BooleanField(label="You may leave a voicemail", required=False)
-    allow_text = forms.BooleanField(label="You may send a text message", required=False)
+    allow_voicemail = forms.BooleanField(label=_("You may leave a voicemail"), required=False)
+    allow_text = forms.BooleanField(label=_("You may send a text message"), required=False)
     consent = forms.BooleanField(
         required=True,
-        error_messages={"required": "Tick the box to agree to be called, or we cannot call you."},
+        error_messages={"required": _("Tick the box to agree to be called, or we cannot call you.")},
     )
     # Abuse traps: a field people never see, and when the form was shown.
     website = forms.CharField(required=False, max_length=200, label="Leave this field empty")
@@ -364,8 +377,9 @@ CONSENT_VERSION = "2026-11-21.1"
 
 def consent_label() -> str:
     """The exact consent wording; stored with every request together with ``CONSENT_VERSION``."""
-    return (
-        f"I agree that a treatment provider who pays to advertise on {settings.HELPLINE_NAME} may call me, "
+    # In the page's language: the stored wording is the one the person read and agreed to.
+    return gettext(
+        "I agree that a treatment provider who pays to advertise on %(name)s may call me, "
         "and text me if I allow texts, at this number about treatment. I can withdraw at any time by replying "
         "STOP to a text or with the link on the next page."
-    )
+    ) % {"name": settings.HELPLINE_NAME}

@@ -73,7 +73,11 @@ def test_published_page_shows_review_number_overdose_box_faq_sources_and_disclos
     assert 'href="/treatment/detox/"' in body
     assert 'href="/guides/xanax/"' in body  # related guide
     assert 'id="where-do-calls-go"' in body
-    assert "<h2" in body and "&lt;h2" not in body
+    # The sanitised Markdown is rendered as markup, not shown as escaped text.
+    assert "&lt;p&gt;" not in body and "&lt;sup" not in body and "&lt;strong&gt;" not in body
+    withdrawal = body.split('id="withdrawal"', 1)[1].split("</section>", 1)[0]
+    assert "<p><strong>Do not stop taking Klonopin suddenly." in withdrawal
+    assert '<sup class="cite">[<a href="#source-1" class="cite"' in withdrawal
 
 
 def test_inline_form_is_the_callback_form_with_the_substance_chosen_posting_to_its_view(published):

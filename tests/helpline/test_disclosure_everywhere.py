@@ -35,6 +35,7 @@ from django.db import DatabaseError, models
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, path, resolve
 from django.urls.exceptions import Resolver404
+from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
@@ -51,7 +52,8 @@ pytestmark = pytest.mark.django_db
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 SECTION_RE = re.compile(
-    r'<section[^>]*id="where-do-calls-go"[^>]*>.*?<h2[^>]*>\s*Where do calls go\?\s*</h2>(?P<body>.*?)</section>',
+    r'<section[^>]*id="where-do-calls-go"[^>]*>.*?'
+    r"<h2[^>]*>\s*(?:Where do calls go\?|¿A dónde van las llamadas\?)\s*</h2>(?P<body>.*?)</section>",
     re.S,
 )
 
@@ -380,12 +382,17 @@ def _walk_as(persona: str, world: dict[str, Any]) -> list[Row]:
     fees_today = _fees_today()
     rows: list[Row] = []
     targets: list[tuple[str, str]] = []
-    for route in walk():
-        url = _path_for(route, values)
-        if url is None:
-            rows.append(Row(persona, route.route, "-", "-", "-", "unresolvable"))
-            continue
-        targets.append((route.route, url))
+    # The public site twice: unprefixed (English), then under /es/ (Spanish); the other areas once.
+    for language in ("en", "es"):
+        with translation.override(language):
+            for route in walk():
+                if language != "en" and not route.route.startswith(f"{language}/"):
+                    continue
+                url = _path_for(route, values)
+                if url is None:
+                    rows.append(Row(persona, route.route, "-", "-", "-", "unresolvable"))
+                    continue
+                targets.append((route.route, url))
     targets.append(("(forced 404)", "/no-such-page-for-the-disclosure-walker/"))
     for route_text, url in targets:
         client = _client(persona, world)  # fresh login each time: a page may log the visitor out
@@ -427,6 +434,9 @@ def test_every_html_page_shows_the_disclosure(world: dict[str, Any], persona: st
     checked = {r.route for r in rows if r.verdict == "ok"}
     # The walk really reached pages of every area (guards against a walker that silently checks nothing).
     assert {"", "providers/", "treatment/<slug:code>/", "(forced 404)"} <= checked, report
+    # Substance guides and the Spanish pages are walked too.
+    assert {"guides/", "guides/<slug:slug>/", "es/", "es/treatment/<slug:code>/", "es/guides/"} <= checked, report
+    assert "es/guides/<slug:slug>/" in checked, report
     assert any(route.startswith("portal/") for route in checked), report
     if persona == "staff":
         admin_pages = {r.route for r in rows if r.verdict == "ok" and r.route.startswith("admin/")}

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 import nh3
+from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
@@ -70,22 +71,24 @@ def _parser() -> MarkdownIt:
 _MD = _parser()
 
 
-def sanitise(html: str) -> str:
-    return nh3.clean(
+def sanitise(html: str) -> SafeString:
+    """nh3 against the allow-list; what comes out is safe to put in a template unescaped."""
+    cleaned = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
         link_rel="noopener",
     )
+    return mark_safe(cleaned)  # noqa: S308 - sanitised by nh3 just above
 
 
-def render_markdown(text: str) -> str:
+def render_markdown(text: str) -> SafeString:
     """Markdown (with ``[n]`` citations) to sanitised HTML."""
     return sanitise(_MD.render(text or ""))
 
 
-def render_inline(text: str) -> str:
+def render_inline(text: str) -> SafeString:
     """One line (a key fact, an FAQ answer) without a wrapping paragraph."""
     return sanitise(_MD.renderInline(text or ""))
 
@@ -95,7 +98,7 @@ class Section:
     key: str
     heading: str
     anchor: str
-    html: str
+    html: SafeString
 
 
 SECTION_KEYS = ("what", "misuse", "withdrawal", "overdose", "treatment", "families")

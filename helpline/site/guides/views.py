@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -21,6 +22,17 @@ def current_language() -> str:
 
 def guide_url(guide: Guide) -> str:
     return guide.get_absolute_url()
+
+
+def _language_switch(guide: Guide, other: Guide | None) -> tuple[str, str, str]:
+    """(language, name, URL) of the switch link: the translation, or the guides index in the other language."""
+    language = "es" if guide.language == "en" else "en"
+    if other is not None:
+        url = guide_url(other)
+    else:
+        with translation.override(language):
+            url = reverse("guides:index")
+    return language, dict(Guide.Language.choices)[language], url
 
 
 def guide_index(request: HttpRequest) -> HttpResponse:
@@ -72,6 +84,7 @@ def guide_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "services": [PAGES[code] for code in guide.services if code in PAGES],
         "translation": other,
         "translation_url": guide_url(other) if other else "",
+        "switch": _language_switch(guide, other),
         "alternates": alternates,
         "canonical": url,
         "reading_minutes": reading_minutes(guide.body),
