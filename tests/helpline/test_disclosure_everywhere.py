@@ -324,12 +324,14 @@ class Row:
     verdict: str
 
 
-def _fees_today() -> str:
+def _fees_today(language: str = "en") -> str:
     """What the section must say about fees, worked out here from the listed partners' prices."""
     low, high = (
         listed_partners().aggregate(low=models.Min("price_per_call_cents"), high=models.Max("price_per_call_cents"))
     ).values()
     assert low % 100 == 0 and high % 100 == 0 and low < high, "the demo prices are whole dollars, and differ"
+    if language == "es":
+        return f"Hoy esa tarifa es de ${low // 100}\u2013${high // 100} por llamada"
     return f"Today that fee is ${low // 100}\u2013${high // 100} per call"
 
 
@@ -379,7 +381,7 @@ def _walk_as(persona: str, world: dict[str, Any]) -> list[Row]:
     user = world["partner_user"] if persona == "partner" else world["staff"]
     values = Values(partner=world["partner"] if persona == "partner" else None, user=user)
     partner_names = sorted(listed_partners().values_list("display_name", flat=True))
-    fees_today = _fees_today()
+    fees_today = {"en": _fees_today("en"), "es": _fees_today("es")}
     rows: list[Row] = []
     targets: list[tuple[str, str]] = []
     # The public site twice: unprefixed (English), then under /es/ (Spanish); the other areas once.
@@ -405,7 +407,7 @@ def _walk_as(persona: str, world: dict[str, Any]) -> list[Row]:
                 final,
                 response.status_code,
                 response.get("Content-Type", "").split(";")[0],
-                _check(response, partner_names, fees_today),
+                _check(response, partner_names, fees_today["es" if url.startswith("/es/") else "en"]),
             )
         )
     for route_text, note in sorted(values.missing):
