@@ -8,6 +8,7 @@ import re
 import pytest
 from defusedxml import ElementTree as ET  # noqa: N817
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
 
 from helpline.site.guides import services
@@ -213,3 +214,15 @@ def test_publishing_keeps_every_version_with_who_and_why(loaded, staff_client):
     services.guide_transition(guide=guide, to="retired")
     reasons = [h.history_change_reason for h in guide.history.order_by("history_date")]
     assert reasons == ["Loaded from file", "Published; reviewed by Ana Ruiz on 2026-11-01", "Published → Retired"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="full-text search needs PostgreSQL")
+def test_postgres_full_text_search_stems_and_ranks(published):
+    from helpline.site.guides.selectors import guide_search
+
+    # Stemming: "seizure" finds guides that say "seizures"; the title/name match ranks first.
+    assert [g.slug for g in guide_search(language="en", query="Klonopin seizure")][0] == "klonopin"
+    # Spanish configuration: the opioids guide ranks first for "fentanilo"; no English guide comes back.
+    spanish = list(guide_search(language="es", query="fentanilo"))
+    assert spanish[0].slug == "opioids"
+    assert {g.language for g in spanish} == {"es"}
