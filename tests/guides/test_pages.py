@@ -226,3 +226,5 @@ def test_postgres_full_text_search_stems_and_ranks(published):
     spanish = list(guide_search(language="es", query="fentanilo"))
     assert spanish[0].slug == "opioids"
     assert {g.language for g in spanish} == {"es"}
+    # Websearch syntax: a minus word excludes every guide that has it.
+    assert [g.slug for g in guide_search(language="es", query="fentanilo -alcohol")] == ["opioids"]

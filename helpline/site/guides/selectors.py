@@ -36,7 +36,12 @@ def guide_search(*, language: str, query: str) -> QuerySet[Guide]:
         search = SearchQuery(query, search_type="websearch", config=config) | SearchQuery(
             query, search_type="websearch", config="simple"
         )
-        return guides.annotate(rank=SearchRank(vector, search)).filter(rank__gt=0).order_by("-rank", "substance")
+        # Match with @@ first (ts_rank is above zero for partial hits too, so a rank alone is not a match).
+        return (
+            guides.annotate(document=vector, rank=SearchRank(vector, search))
+            .filter(document=search)
+            .order_by("-rank", "substance")
+        )
     words = query.split()
     match = Q()
     for word in words:
