@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
@@ -124,6 +125,8 @@ def changelist_total(client, url: str) -> int:
 
 def test_admin_opens_on_the_intake_home_with_every_count_and_the_model_list_one_click_away(staff_client):
     expected = busy_helpline()
+    if apps.is_installed("helpline.site.guides"):
+        expected["guides"] = 0  # no published guide is past its review date here
     response = staff_client.get(ADMIN)
     assert response.status_code == 200
     html = response.content.decode()
