@@ -9,6 +9,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from helpline.admission.forms import AdmissionRequestForm, new_form_stamp
+from helpline.attribution import TrackingSource
 from helpline.site.guides import selectors, seo
 from helpline.site.guides.models import Guide
 from helpline.site.guides.rendering import reading_minutes, render_inline, render_sections
@@ -72,6 +73,8 @@ def guide_detail(request: HttpRequest, slug: str) -> HttpResponse:
     other = next((g for lang, g in translations.items() if lang != guide.language), None)
     form = AdmissionRequestForm(initial={"substances": [guide.form_substance], "language": language})
     context = {
+        # The page shows its guide's tracking number when it has one (helpline.attribution).
+        "tracking_source": TrackingSource.guide(guide.slug),
         "guide": guide,
         "preview": preview,
         "sections": render_sections(guide.body),
