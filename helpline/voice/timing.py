@@ -1,0 +1,68 @@
+"""Time to a human: seconds a caller spends before the first ``<Dial>``, computed from real TwiML.
+
+Contract: ``spoken_seconds(text) -> float``; ``seconds_before_dial(steps) -> float``
+where ``steps`` are the TwiML documents the views returned, in order, each with
+the key the caller pressed on it (None: silent). Speech is counted at 150
+words a minute, every digit read one by one ("9 1 1" is three words, "988"
+too). ``<Gather>`` around ``<Say>`` takes keys while it speaks (barge-in): a
+caller who presses a key hears the Gather's speech up to the end of the
+sentence that offered it, and no wait; a silent caller hears it all, then the
+Gather's timeout.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from xml.etree.ElementTree import Element
+
+WORDS_PER_MINUTE = 150
+_DIGIT = re.compile(r"\d")
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def spoken_seconds(text: str) -> float:
+    words = len(_WORD.findall(text)) + len(_DIGIT.findall(text))
+    return words * 60 / WORDS_PER_MINUTE
+
+
+def _offered_at(text: str, key: str) -> int | None:
+    """Index of the end of the first sentence offering ``key`` ("press 1", "oprima 2"), or None."""
+    at = 0
+    for sentence in _SENTENCE.split(text):
+        at += len(sentence) + 1
+        if re.search(rf"\b(press|oprima|marque)\s+{re.escape(key)}\b", sentence, re.IGNORECASE):
+            return at
+    return None
+
+
+def document_seconds(root: Element, key: str | None) -> tuple[float, bool]:
+    """(seconds spent on this document before it hands over, whether it reached a ``<Dial>``)."""
+    seconds = 0.0
+    for verb in root:
+        if verb.tag == "Say":
+            seconds += spoken_seconds(verb.text or "")
+        elif verb.tag == "Pause":
+            seconds += float(verb.get("length", "1"))
+        elif verb.tag == "Dial":
+            return seconds, True
+        elif verb.tag == "Gather":
+            text = " ".join((say.text or "") for say in verb.iter("Say"))
+            if key is None:
+                return seconds + spoken_seconds(text) + float(verb.get("timeout", "5")), False
+            cut = _offered_at(text, key) if len(key) == 1 else None
+            heard = text[:cut] if cut is not None else text
+            return seconds + spoken_seconds(heard), False
+    return seconds, False
+
+
+def seconds_before_dial(steps: Sequence[tuple[Element, str | None]]) -> float:
+    """Seconds of speech and waits before the first ``<Dial>`` over the documents of one call."""
+    total = 0.0
+    for root, key in steps:
+        seconds, dialed = document_seconds(root, key)
+        total += seconds
+        if dialed:
+            return total
+    return total
