@@ -59,6 +59,7 @@ class CallAdminForm(forms.ModelForm):
     class Meta:
         model = Call
         fields = ["needs_followup", "followup_note"]
+        widgets = {"followup_note": forms.Textarea(attrs={"rows": 3, "cols": 80})}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -145,6 +146,12 @@ class CallAdmin(AuditedAdminMixin, admin.ModelAdmin):
         "decision",
         "pool_decision_html",
     ]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Call | None = None) -> Any:
+        # What happened comes first; the follow-up form leads only when the call is waiting for one.
+        if obj is not None and obj.needs_followup:
+            return self.fieldsets
+        return [*self.fieldsets[1:], self.fieldsets[0]]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # calls come from Twilio only
