@@ -188,6 +188,7 @@ def _seed_routed_calls(*, rng: random.Random, now: dt.datetime, report: DemoRepo
     existing = set(Call.objects.filter(call_sid__startswith=SID_PREFIX + "r").values_list("call_sid", flat=True))
     numbers = list(HelplineNumber.objects.filter(kind=HelplineNumber.Kind.GENERAL).values_list("number", flat=True))
     to_number = str(numbers[0]) if numbers else "+18885550100"
+    before = report.calls
     for n, (zip_code, service, steps, hours) in enumerate(ROUTED_CALLS):
         sid = f"{SID_PREFIX}r{n:04d}"
         if sid in existing:
@@ -200,7 +201,7 @@ def _seed_routed_calls(*, rng: random.Random, now: dt.datetime, report: DemoRepo
         report.calls += 1
         report.failovers += call.attempts.count() > 1
         report.fallbacks += call.status == Call.Status.FALLBACK
-    progress(f"  {report.calls} recent calls routed and dialed ({report.failovers} failovers)")
+    progress(f"  {report.calls - before} recent calls routed and dialed ({report.failovers} failovers)")
     # Calls still going on right now, for the intake home's live list.
     for n, (zip_code, service, steps, minutes) in enumerate(
         [
