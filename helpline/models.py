@@ -274,6 +274,7 @@ class AdmissionRequest(models.Model):
         WITHDRAWN = "withdrawn", "Withdrawn"
         CLOSED = "closed", "Closed by staff"
         UNROUTED = "unrouted", "Nobody eligible"
+        HELD = "held", "Held for staff approval"  # the new-number breaker (helpline.admission.policy)
 
     class ForWhom(models.TextChoices):
         MYSELF = "myself", "Myself"

@@ -309,8 +309,11 @@ class AdmissionRequestViewSet(
     queryset = AdmissionRequest.objects.none()
 
     def _is_create(self) -> bool:
+        """The anonymous part: POST (create) and GET stamp/ (the form stamp the create needs)."""
         request = getattr(self, "request", None)
-        return request is not None and request.method == "POST"
+        if request is None:
+            return False
+        return request.method == "POST" or getattr(self, "action_map", {}).get("get") == "stamp"
 
     def get_authenticators(self) -> list[Any]:
         if self._is_create():

@@ -233,6 +233,10 @@ AXES_SENSITIVE_PARAMETERS = ["password", "otp_token"]
 ADMIN_URL = env("ADMIN_URL", default="admin/")
 STAFF_REQUIRE_OTP = env.bool("STAFF_REQUIRE_OTP", default=False)
 
+# Callback breaker (helpline/admission/policy.py): more new numbers than this per hour and further new
+# ones wait for staff approval; staff are e-mailed (STAFF_ALERT_EMAILS).
+ADMISSION_NEW_NUMBERS_PER_HOUR = env.int("ADMISSION_NEW_NUMBERS_PER_HOUR", default=30)
+
 # Partner webhooks go to https and public addresses only (partners/webhooks/addresses.py). These two
 # exist for tests that deliver to a receiver on loopback; leave them off/empty everywhere else.
 WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)

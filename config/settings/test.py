@@ -15,3 +15,6 @@ AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 # Tests call tasks directly or through a real worker (tests/faults); never publish
 # from a plain unit test to whatever broker happens to be configured.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+# Suites that submit dozens of requests within a second would trip the new-number breaker; its own
+# tests (tests/helpline/test_callback_abuse.py) set a small limit.
+ADMISSION_NEW_NUMBERS_PER_HOUR = env.int("ADMISSION_NEW_NUMBERS_PER_HOUR", default=10_000)

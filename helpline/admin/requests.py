@@ -171,7 +171,7 @@ class AdmissionRequestAdmin(PhoneSearchMixin, AuditedAdminMixin, admin.ModelAdmi
     ordering = ("-needs_attention", "-created_at")
     list_select_related = ("partner",)
     inlines = (StatusChangeInline, CallbackLegInline)
-    actions = ("reroute", "close_with_note")
+    actions = ("approve_held", "reroute", "close_with_note")
     audit_fields = ("first_name", "phone")
     readonly_fields = (
         "public_id",
@@ -351,6 +351,18 @@ class AdmissionRequestAdmin(PhoneSearchMixin, AuditedAdminMixin, admin.ModelAdmi
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "helpline/admission_admin_phone.html", context)
+
+    @admin.action(description="Approve the selected held requests (route them and call back)")
+    def approve_held(self, request: HttpRequest, queryset: QuerySet[AdmissionRequest]) -> None:
+        """The new-number breaker held these (helpline.admission.policy); staff decide they are real."""
+        approved = 0
+        for req in queryset.filter(status=AdmissionRequest.Status.HELD):
+            if admission.admission_request_approve(request_id=req.pk, by=request.user):
+                audit_record(
+                    request=request, where="admin", action=AuditEvent.Action.CHANGE, obj=req, fields=["status"]
+                )
+                approved += 1
+        self.message_user(request, f"Approved {approved} held request(s).", messages.SUCCESS)
 
     @admin.action(description="Re-route the selected requests (new decision, new partner notification)")
     def reroute(self, request: HttpRequest, queryset: QuerySet[AdmissionRequest]) -> None:

@@ -19,15 +19,18 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
 from config.security import client_ip
+from helpline.admission import policy
 from helpline.admission import services as admission
 from helpline.admission.forms import (
     CONSENT_VERSION,
+    FORM_STAMP_MAX_AGE_SECONDS,
     PAYMENT_CHOICES,
     SERVICE_FORM_CHOICES,
     SUBSTANCE_CHOICES,
@@ -38,8 +41,12 @@ from helpline.admission.forms import (
     clean_window,
     clean_zip,
     consent_label,
+    form_age_seconds,
+    min_fill_seconds,
+    new_form_stamp,
 )
-from helpline.admission.views import PHONE_LIMIT, confirm_token, over_limit, withdraw_token
+from helpline.admission.policy import PHONE_LIMIT, over_limit
+from helpline.admission.views import confirm_token, withdraw_token
 from helpline.attribution import Attribution
 from helpline.models import UTM_MAX_LENGTH
 from helpline.privacy import caller_hash
@@ -107,6 +114,27 @@ class AdmissionRequestSerializer(serializers.Serializer):
     utm_source = serializers.CharField(required=False, allow_blank=True, max_length=2 * UTM_MAX_LENGTH)
     utm_medium = serializers.CharField(required=False, allow_blank=True, max_length=2 * UTM_MAX_LENGTH)
     utm_campaign = serializers.CharField(required=False, allow_blank=True, max_length=2 * UTM_MAX_LENGTH)
+    started = serializers.CharField(
+        max_length=200,
+        help_text="The stamp from GET /api/v1/admission-requests/stamp/, fetched when the form was shown; "
+        "used once, and not sooner than a person could fill the form in.",
+    )
+    website = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Leave empty (a field people never see)."
+    )
+
+    def validate_started(self, value: str) -> str:
+        age = form_age_seconds(value)
+        if age is None:
+            raise serializers.ValidationError("Missing or expired form stamp: fetch a new one and send again.")
+        if age < min_fill_seconds():
+            raise serializers.ValidationError("Sent faster than a person fills the form in.")
+        return value
+
+    def validate_website(self, value: str) -> str:
+        if value:
+            raise serializers.ValidationError("Leave this field empty.")
+        return value
 
     def validate_first_name(self, value: str) -> str:
         return clean_first_name(value)
@@ -164,6 +192,15 @@ class AdmissionRequestViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet):
     throttle_scope = "admission"
 
     @extend_schema(
+        responses={200: inline_serializer("AdmissionFormStamp", {"started": serializers.CharField()})},
+        description="A signed, single-use 'form shown at' stamp: fetch it when the form is shown, "
+        "send it back as `started` with the request.",
+    )
+    @action(detail=False, methods=["get"], url_path="stamp", throttle_classes=[])
+    def stamp(self, request: Request) -> Response:
+        return Response({"started": new_form_stamp()}, headers={"Cache-Control": "no-store"})
+
+    @extend_schema(
         responses={
             201: AdmissionRequestCreatedSerializer,
             # Each invalid field's name maps to its messages (the names vary, so no fixed property).
@@ -172,6 +209,8 @@ class AdmissionRequestViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet):
         }
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if policy.client_over_budget(client_ip(request)):  # one budget with the web form
+            raise Throttled(detail="Too many requests were sent from this connection. Please call us instead.")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -182,6 +221,8 @@ class AdmissionRequestViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet):
             )
         if over_limit("phone", phone_hash, limit=PHONE_LIMIT):
             raise Throttled(detail="We already have requests for this number today.")
+        if not policy.stamp_spend(data["started"], max_age_seconds=FORM_STAMP_MAX_AGE_SECONDS):
+            raise serializers.ValidationError({"started": ["This form stamp was already used; fetch a new one."]})
         placed: PlacedZip = data["zip_code"]
         req = admission.admission_request_submit(
             data=admission.AdmissionInput(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 import time
 import unicodedata
 import zoneinfo
@@ -213,7 +214,10 @@ def clean_window(
 
 def new_form_stamp(now: float | None = None) -> str:
     """A signed "form shown at" time, so a submission faster than a person can type is spotted."""
-    return signing.dumps({"t": now if now is not None else time.time()}, salt=FORM_STAMP_SALT)
+    # The nonce makes every stamp distinct, so "used once" is about this page, not this second.
+    return signing.dumps(
+        {"t": now if now is not None else time.time(), "n": secrets.token_hex(8)}, salt=FORM_STAMP_SALT
+    )
 
 
 def form_age_seconds(stamp: str, now: float | None = None) -> float | None:

@@ -87,14 +87,14 @@ def failed_callbacks_q() -> Q:
 def attention_q(*, now: dt.datetime) -> Q:
     return (
         Q(needs_attention=True)
-        | Q(status__in=(Status.UNROUTED, Status.UNREACHABLE))
+        | Q(status__in=(Status.UNROUTED, Status.UNREACHABLE, Status.HELD))  # held: waiting for staff to approve
         | overdue_q(now=now)
         | Q(failed_legs__gte=FAILED_LEGS_FOR_ATTENTION)
     ) & ~Q(status__in=DONE_STATUSES)
 
 
 def requests_needing_attention(*, now: dt.datetime) -> QuerySet[AdmissionRequest]:
-    """Unrouted, unreachable, flagged, overdue (not connected well after it was due), or failing callbacks."""
+    """Unrouted, unreachable, held, flagged, overdue (not connected well after it was due), or failing callbacks."""
     return with_leg_counts(AdmissionRequest.objects.all()).filter(attention_q(now=now))
 
 

@@ -36,6 +36,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from helpline.admission import policy
 from helpline.admission.forms import CONSENT_VERSION, WINDOW_SLOTS, consent_label
 from helpline.attribution import Attribution
 from helpline.models import AdmissionRequest, AdmissionStatusChange, ContactBlock, DialAttempt
@@ -145,7 +146,9 @@ class AdmissionInput:
     attribution: Attribution = field(default_factory=Attribution)  # which page brought it (cleaned)
 
 
-def admission_request_create(*, data: AdmissionInput, now: dt.datetime | None = None) -> AdmissionRequest:
+def admission_request_create(
+    *, data: AdmissionInput, now: dt.datetime | None = None, hold: bool = False
+) -> AdmissionRequest:
     """Save the request and its first history row, with the exact consent wording shown.
 
     Saving is the only thing that must succeed for the person: routing runs
@@ -187,10 +190,16 @@ def admission_request_create(*, data: AdmissionInput, now: dt.datetime | None = 
             utm_campaign=data.attribution.utm_campaign,
             source_kind=data.attribution.source.kind,
             source_key=data.attribution.source.key,
-            status=Status.NEW,
+            status=Status.HELD if hold else Status.NEW,
             created_at=now,
         )
-        AdmissionStatusChange.objects.create(request=req, from_status="", to_status=Status.NEW, at=now)
+        AdmissionStatusChange.objects.create(
+            request=req,
+            from_status="",
+            to_status=req.status,
+            at=now,
+            note="Held: many new numbers this hour; waiting for staff approval." if hold else "",
+        )
     return req
 
 
@@ -198,14 +207,62 @@ def admission_request_submit(*, data: AdmissionInput, now: dt.datetime | None = 
     """Create, then try to route at once so the confirmation can name the partner.
 
     A routing failure is logged and left to the sweeper: the request is saved.
+    When the new-number breaker trips (``policy.breaker_holds``) the request is
+    saved as held: nobody is notified or called until staff approve it.
     """
-    req = admission_request_create(data=data, now=now)
+    now = now or timezone.now()
+    hold = policy.breaker_holds(phone_hash=caller_hash(data.phone), now=now)
+    req = admission_request_create(data=data, now=now, hold=hold)
+    if hold:
+        logger.warning("Admission request %s held by the new-number breaker", req.pk)
+        if policy.breaker_alert_due(now=now):
+            transaction.on_commit(_breaker_alert, robust=True)
+        return req
     try:
         admission_request_route(request_id=req.pk, now=now)
     except Exception:  # noqa: BLE001 - the person's request is saved; routing is retried by the sweeper
         logger.exception("Routing admission request %s failed; left for the sweeper", req.pk)
     req.refresh_from_db()
     return req
+
+
+def _breaker_alert() -> None:
+    recipients = list(settings.STAFF_ALERT_EMAILS)
+    if not recipients:
+        return
+    limit = policy.new_numbers_per_hour()
+    try:
+        send_mail(
+            subject=f"[{settings.HELPLINE_NAME}] Callback requests held: many new numbers",
+            message=(
+                f"More than {limit} numbers we have not called before asked for a callback within an hour.\n"
+                "New numbers are now held: nobody is called until you approve them in the staff admin "
+                "(Admission requests, status 'Held for staff approval', action 'Approve').\n"
+                "If they look like one sender aiming our calls at strangers, close them instead."
+            ),
+            from_email=None,
+            recipient_list=recipients,
+        )
+    except Exception:  # noqa: BLE001 - the requests are saved and held either way
+        logger.exception("Could not send the callback-breaker alert")
+
+
+def admission_request_approve(*, request_id: int, by: Any, now: dt.datetime | None = None) -> bool:
+    """Staff release a held request: it becomes new and is routed like any other. False if it was not held."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        released = AdmissionRequest.objects.filter(id=request_id, status=Status.HELD).update(status=Status.NEW) == 1
+        if not released:
+            return False
+        AdmissionStatusChange.objects.create(
+            request_id=request_id, from_status=Status.HELD, to_status=Status.NEW, at=now, by=by,
+            note="Approved by staff.",
+        )  # fmt: skip
+    try:
+        admission_request_route(request_id=request_id, now=now)
+    except Exception:  # noqa: BLE001 - approved and new: the sweeper routes it
+        logger.exception("Routing approved admission request %s failed; left for the sweeper", request_id)
+    return True
 
 
 # ---------------------------------------------------------------------------

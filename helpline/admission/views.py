@@ -7,14 +7,11 @@ signed tokens, never bare ids, so nobody can guess someone else's page.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import uuid
 
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -22,9 +19,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from config.security import client_ip
+from helpline.admission import policy
 from helpline.admission import selectors as admission_selectors
 from helpline.admission import services as admission
-from helpline.admission.forms import AdmissionRequestForm, form_age_seconds, min_fill_seconds, new_form_stamp
+from helpline.admission.forms import (
+    FORM_STAMP_MAX_AGE_SECONDS,
+    AdmissionRequestForm,
+    form_age_seconds,
+    min_fill_seconds,
+    new_form_stamp,
+)
+from helpline.admission.policy import PHONE_LIMIT, over_limit
 from helpline.attribution import web_attribution
 from helpline.models import AdmissionRequest
 from helpline.privacy import caller_hash
@@ -33,8 +38,6 @@ logger = logging.getLogger(__name__)
 
 # The whole form is well under 4 KB; anything much larger is not a person typing.
 MAX_FORM_BYTES = 16 * 1024
-IP_LIMIT = (10, 60 * 60)  # form posts per client address per hour
-PHONE_LIMIT = (3, 24 * 60 * 60)  # requests per phone number per day
 
 CONFIRM_SALT = "helpline.admission.services.confirm"
 WITHDRAW_SALT = "helpline.admission.services.withdraw"
@@ -53,26 +56,6 @@ def _public_id(token: str, *, salt: str) -> uuid.UUID:
         return uuid.UUID(signing.loads(token, salt=salt))
     except (signing.BadSignature, ValueError, TypeError):
         raise Http404("No such request") from None
-
-
-def _limit_key(kind: str, value: str) -> str:
-    digest = hmac.new(settings.CALLER_HASH_KEY.encode(), value.encode(), hashlib.sha256).hexdigest()[:32]
-    return f"admission-limit:{kind}:{digest}"
-
-
-def over_limit(kind: str, value: str, *, limit: tuple[int, int], count: bool = True) -> bool:
-    """Cache-based counter. If the cache (Redis) is down, say "not over": the form must keep working."""
-    maximum, period = limit
-    key = _limit_key(kind, value)
-    try:
-        if not count:
-            return int(cache.get(key) or 0) >= maximum
-        if cache.add(key, 1, timeout=period):
-            return False
-        return int(cache.incr(key)) > maximum
-    except Exception:  # noqa: BLE001 - no rate limit beats no form
-        logger.warning("Rate-limit cache unavailable; admission form allowed without a limit")
-        return False
 
 
 def _thanks_redirect(public_id: uuid.UUID) -> HttpResponseRedirect:
@@ -101,7 +84,7 @@ def admission_request(request: HttpRequest) -> HttpResponse:
     if length > MAX_FORM_BYTES:
         return render(request, "helpline/admission_too_large.html", status=413)
 
-    if over_limit("ip", client_ip(request), limit=IP_LIMIT):
+    if policy.client_over_budget(client_ip(request)):  # one budget with the API
         form = AdmissionRequestForm(request.POST)
         form.is_valid()
         form.add_error(None, "Too many requests were sent from this connection. Please call us instead.")
@@ -133,6 +116,10 @@ def admission_request(request: HttpRequest) -> HttpResponse:
     if over_limit("phone", phone_hash, limit=PHONE_LIMIT):
         form.add_error("phone", "We already have requests for this number today. A provider will call you.")
         return _render_form(request, form, status=429)
+    if not policy.stamp_spend(stamp, max_age_seconds=FORM_STAMP_MAX_AGE_SECONDS):
+        # The same page sent twice (or a bot replaying one stamp): the first one counts.
+        form.add_error(None, "This form was already sent. To send another request, reload the page.")
+        return _render_form(request, form, status=400)
 
     placed = form.placed_zip
     if placed is None:  # cannot happen for a valid form; never save a request without its place

@@ -55,6 +55,7 @@ def api_data(**overrides: Any) -> dict[str, Any]:
         "allow_voicemail": False,
         "allow_text": False,
         "consent": True,
+        "started": new_form_stamp(time.time() - 10),  # the API's form stamp, single-use like the form's
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}

@@ -208,7 +208,7 @@ def test_rate_limit_per_phone_number_whatever_the_address(client, facility):
 
 
 def test_form_still_saves_when_the_cache_is_down(client, facility):
-    with mock.patch("helpline.admission.views.cache") as broken:
+    with mock.patch("helpline.admission.policy.cache") as broken:
         broken.add.side_effect = ConnectionError("redis down")
         broken.incr.side_effect = ConnectionError("redis down")
         response = submit(client)

@@ -54,7 +54,10 @@ def api() -> APIClient:
 
 
 def _list_paths() -> list[str]:
-    routes = [r for r, p in _include("api/v1/") if "format" not in r and p.name != "api-root" and "(?P<" not in r]
+    routes = [
+        r for r, p in _include("api/v1/")
+        if "format" not in r and p.name not in ("api-root", "admission-request-stamp") and "(?P<" not in r
+    ]  # fmt: skip
     return ["/" + r.replace("^", "").replace("$", "") for r in routes]
 
 
