@@ -328,6 +328,11 @@ PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 # Override the REST API base (tests and local runs point it at a fake).
 TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", default="")
 TWILIO_CALLER_ID = env("TWILIO_CALLER_ID", default="+18005550100")
+# The <Say> voice of each language, named on every <Say>: without one Twilio uses the account's console
+# default, and an invalid voice/language pair can make <Say> fail. Defaults are Amazon Polly voices Twilio
+# lists for the language (docs: TwiML <Say>, "Twilio-supported Amazon Polly Voices"): Joanna en-US, Mia es-MX.
+TWILIO_VOICE_EN = env("TWILIO_VOICE_EN", default="Polly.Joanna")
+TWILIO_VOICE_ES = env("TWILIO_VOICE_ES", default="Polly.Mia")
 TWILIO_SMS_FROM = env("TWILIO_SMS_FROM", default="+18005550100")
 
 # --- Helpline behaviour -----------------------------------------------------

@@ -35,7 +35,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from helpline.admission import services as admission
 from helpline.privacy import caller_hash
-from helpline.voice.inbound import static_fallback
+from helpline.voice.inbound import TWIML_CONTENT_TYPE, say_voice, static_fallback
 from helpline.voice.security import twilio_webhook
 from routing.vocabulary import SPOKEN_SERVICE_FULL
 
@@ -50,13 +50,13 @@ SERVICE_WORDS = SPOKEN_SERVICE_FULL["en"]
 
 
 def _twiml(response: VoiceResponse | MessagingResponse) -> HttpResponse:
-    return HttpResponse(str(response), content_type="text/xml")
+    return HttpResponse(str(response), content_type=TWIML_CONTENT_TYPE)
 
 
 def _goodbye(text: str) -> HttpResponse:
     response = VoiceResponse()
     if text:
-        response.say(text)
+        response.say(text, **say_voice("en"))
     response.hangup()
     return _twiml(response)
 
@@ -106,8 +106,8 @@ def whisper(request: HttpRequest, attempt_id: int) -> HttpResponse:
     gather = response.gather(
         num_digits=1, action=_url("callback_accept", attempt_id), method="POST", timeout=8, action_on_empty_result=True
     )
-    gather.say(text)
-    response.say("No key was pressed. Goodbye.")
+    gather.say(text, **say_voice("en"))
+    response.say("No key was pressed. Goodbye.", **say_voice("en"))
     response.hangup()
     return _twiml(response)
 
@@ -126,7 +126,7 @@ def accept(request: HttpRequest, attempt_id: int) -> HttpResponse:
     req = attempt.admission_request
     assert req is not None  # noqa: S101
     response = VoiceResponse()
-    response.say("Thank you. Calling the person now. Please stay on the line.")
+    response.say("Thank you. Calling the person now. Please stay on the line.", **say_voice("en"))
     dial = response.dial(
         caller_id=settings.TWILIO_CALLER_ID,
         timeout=admission.CALLER_RING_SECONDS,
@@ -156,12 +156,12 @@ def caller_screen(request: HttpRequest, attempt_id: int) -> HttpResponse:
     )
     name = settings.HELPLINE_NAME
     if req.language == "es":
-        voice = {"language": "es-MX"}
+        voice = say_voice("es")
         hello = f"Hola. Esta es la llamada que usted pidió a {name}. Marque 1 para conectarse."
         again = "Marque 1 para conectarse."
         missed = f"Lo sentimos, no pudimos hablar con usted. Le llamaba {name}. Volveremos a intentarlo. Adiós."
     else:
-        voice = {"language": "en-US"}
+        voice = say_voice("en")
         hello = f"Hello. This is the call back you asked for from {name}. Press 1 to be connected."
         again = "Press 1 to be connected."
         missed = f"Sorry we missed you. This was {name} returning your call. We will try again. Goodbye."
@@ -183,7 +183,7 @@ def caller_accept(request: HttpRequest, attempt_id: int) -> HttpResponse:
     if not admission.callback_connected(attempt_id=attempt_id):
         return _goodbye("Sorry, this call can no longer be connected. Goodbye.")
     response = VoiceResponse()
-    response.say("Connecting you now.")
+    response.say("Connecting you now.", **say_voice("en"))
     return _twiml(response)
 
 
@@ -239,5 +239,5 @@ def sms_incoming(request: HttpRequest) -> HttpResponse:
             )
     except Exception:  # noqa: BLE001 - log and answer; Twilio re-sends on error and STOP is idempotent
         logger.exception("Inbound SMS handling failed")
-        return HttpResponse(str(response), content_type="text/xml", status=500)
+        return HttpResponse(str(response), content_type=TWIML_CONTENT_TYPE, status=500)
     return _twiml(response)

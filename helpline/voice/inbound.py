@@ -120,8 +120,15 @@ def spoken_number(e164: str) -> str:
     return " ".join(digits)
 
 
+def say_voice(language: str) -> dict[str, str]:
+    """The ``language`` and ``voice`` attributes of every <Say> in ``language`` (settings.TWILIO_VOICE_EN/ES)."""
+    if language == "es":
+        return {"language": SAY_LANGUAGE["es"], "voice": settings.TWILIO_VOICE_ES}
+    return {"language": SAY_LANGUAGE["en"], "voice": settings.TWILIO_VOICE_EN}
+
+
 def say(node: Any, text: str, language: str) -> None:
-    node.say(text, language=SAY_LANGUAGE.get(language, "en-US"))
+    node.say(text, **say_voice(language))
 
 
 def prompt(language: str, key: str) -> str:
@@ -535,7 +542,7 @@ def _attempt_for_leg(request: HttpRequest) -> DialAttempt | None:
 
 def _partner_hangup(text: str) -> HttpResponse:
     response = VoiceResponse()
-    response.say(text, language="en-US")
+    say(response, text, "en")
     response.hangup()
     return twiml(response)
 
@@ -551,8 +558,8 @@ def whisper(request: HttpRequest) -> HttpResponse:
     gather = response.gather(
         num_digits=1, timeout=WHISPER_TIMEOUT, action=public("whisper_choice", attempt=attempt.pk), method="POST"
     )
-    gather.say(whisper_text(call=attempt.call, attempt=attempt), language="en-US")
-    response.say("No key was pressed, so the caller will be offered to another provider. Goodbye.", language="en-US")
+    say(gather, whisper_text(call=attempt.call, attempt=attempt), "en")
+    say(response, "No key was pressed, so the caller will be offered to another provider. Goodbye.", "en")
     response.hangup()
     return twiml(response)
 
@@ -574,7 +581,7 @@ def whisper_choice(request: HttpRequest) -> HttpResponse:
             return _partner_hangup("Call declined. Goodbye.")
         if calls.attempt_accept(attempt=attempt, now=now):
             response = VoiceResponse()
-            response.say("Connecting you now.", language="en-US")
+            say(response, "Connecting you now.", "en")
             return twiml(response)
     return _partner_hangup("Sorry, the caller is no longer on the line. Goodbye.")
 

@@ -466,7 +466,7 @@ def test_a_fault_in_a_callback_webhook_is_a_spoken_goodbye_not_a_500(client, fak
         code, body = post(
             f"{settings.PUBLIC_BASE_URL}/twilio/callback/{attempt.pk}/whisper", {"CallSid": "CA" + "1" * 32}
         )
-    assert code == 200 and "<Hangup" in body and "<Say>" in body
+    assert code == 200 and "<Hangup" in body and "<Say " in body
 
 
 # --- The sweeper ------------------------------------------------------------------------
