@@ -37,9 +37,16 @@ def mask_phone(raw: str) -> str:
     return f"•••-•••-{digits[-4:]}"
 
 
-# Phone-number-like runs of digits (7+ digits with optional separators / +), not inside a
-# longer word such as a Twilio SID (CA0123...), which is not caller data and helps debugging.
-_PHONE_RE = re.compile(r"(?<![\w])(?:\+|%2[Bb])?\d[\d\s().-]{6,}\d(?![\w])")
+# Phone numbers as people and Twilio write them, and nothing else. A North American number:
+# optional +1/1, a 3-digit area code (in parentheses or not), 3 digits, 4 digits, each group
+# optionally separated by one space, dot or dash ("+1 (512) 555-0199", "512.555.0199",
+# "15125550199", "%2B15125550199"); or any number written with a leading + (or %2B).
+# A match must be a whole run: not glued to a word (a Twilio SID such as CA0123..., which
+# helps debugging) nor part of a dotted or colon-separated run, so user agents
+# ("Chrome/120.0.6099.109"), IP addresses, dates, clock times and durations stay readable.
+_NANP = r"(?:(?:\+|%2[Bb])?1[ .-]?)?(?:\([2-9]\d\d\)[ .-]?|[2-9]\d\d[ .-]?)\d{3}[ .-]?\d{4}"
+_INTERNATIONAL = r"(?:\+|%2[Bb])[1-9]\d(?:[ .-]?\d){5,13}"
+_PHONE_RE = re.compile(rf"(?<![\w.+])(?:{_NANP}|{_INTERNATIONAL})(?![\w]|[.:,]\d)")
 # "token=abc", "password: abc", "X-Twilio-Signature: abc", "sessionid=abc" ...
 _SECRET_RE = re.compile(
     r"(?i)(token|password|passwd|secret|authorization|signature|sessionid|csrftoken|api[_-]?key)"

@@ -168,6 +168,11 @@ class CallRecordSerializer(serializers.ModelSerializer):
             "price_cents", "min_billable_seconds", "admission_request", "ledger_entry",
         ]  # fmt: skip
         read_only_fields = fields
+        extra_kwargs = {
+            "price_cents": {"help_text": "Your price per call when the call happened, in US cents."},
+            "min_billable_seconds": {"help_text": "Your minimum talk time for a billable call, in seconds."},
+            "occurred_at": {"help_text": "When the call started (UTC)."},
+        }
 
     def get_caller(self, obj: BillingDecision) -> str:
         if obj.call is not None:
@@ -249,7 +254,7 @@ class RoutedRequestDetailSerializer(RoutedRequestSerializer):
 
 @extend_schema_view(list=extend_schema(parameters=DATE_PARAMS))
 class CallRecordViewSet(DateRangeMixin, viewsets.ReadOnlyModelViewSet):
-    """Calls and callbacks sent to the partner, with whether each is billable and why."""
+    """Calls and callbacks sent to you, with whether each is billable and why."""
 
     serializer_class = CallRecordSerializer
     permission_classes = [PartnerOrStaff]
@@ -294,7 +299,20 @@ class InvoiceViewSet(DateRangeMixin, viewsets.ReadOnlyModelViewSet):
         return qs
 
 
-@extend_schema_view(list=extend_schema(parameters=DATE_PARAMS))
+# What the API docs say to a partner's developer; the class docstring below is for our own.
+@extend_schema_view(
+    list=extend_schema(
+        parameters=DATE_PARAMS,
+        description="Admission requests routed to you, newest first. Needs your API token (or a portal login).",
+    ),
+    retrieve=extend_schema(description="One admission request routed to you, by its public id."),
+    create=extend_schema(
+        description=(
+            "Send an admission request for a person who asked to be called back by a treatment provider. "
+            "No token needed; the number of requests per client address is limited."
+        )
+    ),
+)
 class AdmissionRequestViewSet(
     DateRangeMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, AdmissionRequestCreateViewSet
 ):

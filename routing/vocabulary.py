@@ -140,3 +140,31 @@ def readable_location(area: str, source: str) -> str:
     if not area or area == "unknown location":
         return "Location unknown"
     return f"{area} ({words})"
+
+
+# Time zones as people say them ("Arizona time"), not as the tz database names them.
+TIME_ZONE_WORDS: dict[str, str] = {
+    "America/New_York": "Eastern time",
+    "America/Detroit": "Eastern time",
+    "America/Indiana/Indianapolis": "Eastern time",
+    "America/Kentucky/Louisville": "Eastern time",
+    "America/Chicago": "Central time",
+    "America/Indiana/Knox": "Central time",
+    "America/Menominee": "Central time",
+    "America/Denver": "Mountain time",
+    "America/Boise": "Mountain time",
+    "America/Phoenix": "Arizona time",
+    "America/Los_Angeles": "Pacific time",
+    "America/Anchorage": "Alaska time",
+    "Pacific/Honolulu": "Hawaii time",
+    "America/Puerto_Rico": "Puerto Rico time",
+    "UTC": "UTC",
+}
+
+
+def time_zone_words(name: str) -> str:
+    """``America/Phoenix`` → ``Arizona time``; an unlisted zone by its city (``Europe/Paris`` → ``Paris time``)."""
+    if name in TIME_ZONE_WORDS:
+        return TIME_ZONE_WORDS[name]
+    city = name.rsplit("/", 1)[-1].replace("_", " ")
+    return f"{city} time" if city else ""

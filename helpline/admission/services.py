@@ -915,17 +915,26 @@ def admission_request_text_caller_missed(*, request_id: int, round_number: int) 
 # ---------------------------------------------------------------------------
 
 
-def admission_request_withdraw(*, phone_hash: str, source: str, now: dt.datetime | None = None, by: Any = None) -> int:
-    """Block the number for good and withdraw every request from it; returns how many changed.
+def admission_request_withdraw(
+    *, phone_hash: str, source: str, now: dt.datetime | None = None, by: Any = None, block: bool = True
+) -> int:
+    """Withdraw every open request from a number and, with ``block``, block the number for good.
 
+    A texted STOP (and staff marking a number do-not-contact) blocks: nothing more may reach that
+    phone until it texts START. The withdraw link on the confirmation page does not block
+    (``block=False``): it cancels what was asked, and the person may send a new request later.
     The block is by keyed hash, so it outlives the retention purge of the number itself.
+    Returns how many requests changed.
     """
     now = now or timezone.now()
     if not phone_hash:
         return 0
     changed = 0
     with transaction.atomic():
-        ContactBlock.objects.get_or_create(phone_hash=phone_hash, defaults={"source": source[:20], "created_at": now})
+        if block:
+            ContactBlock.objects.get_or_create(
+                phone_hash=phone_hash, defaults={"source": source[:20], "created_at": now}
+            )
         for req in (
             AdmissionRequest.objects.select_for_update()
             .filter(phone_hash=phone_hash)

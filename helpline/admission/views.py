@@ -32,12 +32,17 @@ from helpline.admission.forms import (
 from helpline.admission.policy import PHONE_LIMIT, over_limit
 from helpline.attribution import web_attribution
 from helpline.models import AdmissionRequest
+from helpline.phones import phone_display
 from helpline.privacy import caller_hash
 
 logger = logging.getLogger(__name__)
 
 # The whole form is well under 4 KB; anything much larger is not a person typing.
 MAX_FORM_BYTES = 16 * 1024
+
+TOO_FAST_MESSAGE = (
+    "Nothing has been sent yet. Please check your answers, then press \u201cAsk for a call back\u201d again."
+)
 
 CONFIRM_SALT = "helpline.admission.services.confirm"
 WITHDRAW_SALT = "helpline.admission.services.withdraw"
@@ -93,10 +98,17 @@ def admission_request(request: HttpRequest) -> HttpResponse:
     form = AdmissionRequestForm(request.POST)
     stamp = request.POST.get("started", "")
     age = form_age_seconds(stamp)
-    if form.is_trap_filled or not stamp or (age is not None and age < min_fill_seconds()):
-        # A bot: look exactly like success, save and route nothing.
-        logger.info("Admission form trap triggered (%s)", "honeypot" if form.is_trap_filled else "too fast")
+    if form.is_trap_filled:
+        # Only a bot fills the hidden field: look exactly like success, save and route nothing.
+        logger.info("Admission form trap triggered (honeypot)")
         return _thanks_redirect(uuid.uuid4())
+    if not stamp or (age is not None and age < min_fill_seconds()):
+        # Sent faster than a person types: often a person whose browser autofilled the form. Say so
+        # and keep their answers; the fresh stamp lets the same person send it a moment later.
+        logger.info("Admission form sent too fast; shown again")
+        form.is_valid()
+        form.add_error(None, TOO_FAST_MESSAGE)
+        return _render_form(request, form, status=400)
     if not form.is_valid():
         return _render_form(request, form, status=400)
     if age is None:
@@ -110,7 +122,7 @@ def admission_request(request: HttpRequest) -> HttpResponse:
         form.add_error(
             "phone",
             "This number asked us not to contact it. To allow calls again, text START to "
-            f"{settings.TWILIO_SMS_FROM} from that phone, or call us.",
+            f"{phone_display(settings.TWILIO_SMS_FROM)} from that phone, or call us.",
         )
         return _render_form(request, form, status=400)
     if over_limit("phone", phone_hash, limit=PHONE_LIMIT):
@@ -175,7 +187,7 @@ def admission_confirmation(request: HttpRequest, token: str) -> HttpResponse:
             "withdrawn": req is not None and req.status == AdmissionRequest.Status.WITHDRAWN,
             "withdraw_url": reverse("admission_withdraw", kwargs={"token": withdraw_token(public_id)}),
             "best_time": admission._best_time(req) if req is not None else "as soon as possible",
-            "caller_id": settings.TWILIO_CALLER_ID,
+            "caller_id": phone_display(settings.TWILIO_CALLER_ID),  # as people write it
         },
     )
 
@@ -183,11 +195,16 @@ def admission_confirmation(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def admission_withdraw(request: HttpRequest, token: str) -> HttpResponse:
-    """GET asks (link previews must not withdraw anything); POST withdraws and blocks the number."""
+    """GET asks (link previews must not withdraw anything); POST withdraws the request.
+
+    The link withdraws the open requests from this number but does not block it: the person
+    may well send a new request later, and the page says so. Only a texted STOP blocks a number.
+    """
     public_id = _public_id(token, salt=WITHDRAW_SALT)
+    context = {"sms_from": settings.TWILIO_SMS_FROM}
     if request.method == "GET":
-        return render(request, "helpline/admission_withdraw.html", {"done": False})
+        return render(request, "helpline/admission_withdraw.html", {**context, "done": False})
     req = admission_selectors.request_by_public_id(public_id=public_id)
     if req is not None and req.phone_hash:
-        admission.admission_request_withdraw(phone_hash=req.phone_hash, source="link")
-    return render(request, "helpline/admission_withdraw.html", {"done": True})
+        admission.admission_request_withdraw(phone_hash=req.phone_hash, source="link", block=False)
+    return render(request, "helpline/admission_withdraw.html", {**context, "done": True})

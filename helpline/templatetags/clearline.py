@@ -2,40 +2,36 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
-import phonenumbers
 from django import template
 
+from helpline import phones
 from helpline.attribution import TrackingSource, current_visit, page_number
+from helpline.models import DialAttempt
+from routing.vocabulary import time_zone_words, written_label
 
 register = template.Library()
 
 
 @register.filter
 def phone_display(value: object) -> str:
-    """``+18885550100`` → ``1-888-555-0100`` (how US callers write it); other numbers in international form."""
-    text = str(value or "")
-    try:
-        parsed = phonenumbers.parse(text, "US")
-    except phonenumbers.NumberParseException:
-        return text
-    if parsed.country_code == 1:
-        national = str(parsed.national_number)
-        if len(national) == 10:
-            return f"1-{national[:3]}-{national[3:6]}-{national[6:]}"
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    """``+18885550100`` → ``1-888-555-0100`` (see ``helpline.phones``)."""
+    return phones.phone_display(value)
 
 
 @register.filter
 def tel_href(value: object) -> str:
-    """The ``tel:`` target: E.164 when the number parses, else the digits as given."""
-    text = str(value or "")
-    try:
-        parsed = phonenumbers.parse(text, "US")
-    except phonenumbers.NumberParseException:
-        return "tel:" + "".join(ch for ch in text if ch.isdigit() or ch == "+")
-    return "tel:" + phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    """The ``tel:`` target of a number (see ``helpline.phones``)."""
+    return phones.tel_href(value)
+
+
+@register.filter
+def sms_href(value: object) -> str:
+    """The ``sms:`` target of a number (see ``helpline.phones``)."""
+    return phones.sms_href(value)
 
 
 @register.filter
@@ -61,3 +57,58 @@ def tracking_number(context: template.Context) -> Any:
         visit=current_visit(request),
     )
     return number or general
+
+
+@register.filter
+def zone_words(name: str) -> str:
+    """``America/Phoenix`` → ``Arizona time`` (see ``routing.vocabulary.time_zone_words``)."""
+    return time_zone_words(str(name or ""))
+
+
+def clock(value: dt.time) -> str:
+    """12-hour clock as people write it: ``9:00 am``, ``12:30 pm``; midnight is ``midnight``."""
+    if value == dt.time(0, 0):
+        return "midnight"
+    hour = value.hour % 12 or 12
+    return f"{hour}:{value.minute:02d} {'am' if value.hour < 12 else 'pm'}"
+
+
+@register.filter
+def opening_hours(spans: Iterable[Any]) -> list[str]:
+    """Opening spans (``weekday``, ``opens``, ``closes``) as lines, with runs of days alike merged.
+
+    ``Mon–Fri 9:00 am – 5:00 pm``, ``Sat 10:00 am – 2:00 pm``: a day with two spans lists both.
+    """
+    days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    by_day: dict[int, list[str]] = {}
+    for span in spans:
+        by_day.setdefault(span.weekday, []).append(f"{clock(span.opens)} – {clock(span.closes)}")
+    lines: list[str] = []
+    weekday = 0
+    while weekday < 7:
+        hours = by_day.get(weekday)
+        if not hours:
+            weekday += 1
+            continue
+        last = weekday
+        while last + 1 < 7 and by_day.get(last + 1) == hours:
+            last += 1
+        label = days[weekday] if last == weekday else f"{days[weekday]}–{days[last]}"
+        lines.append(f"{label} {', '.join(hours)}")
+        weekday = last + 1
+    return lines
+
+
+@register.filter
+def service_label(code: str) -> str:
+    """``dual_diagnosis`` → ``Dual diagnosis …``: the written label of a service code (one vocabulary)."""
+    return written_label(code) if code else "–"
+
+
+_OUTCOMES = dict(DialAttempt.Outcome.choices)
+
+
+@register.filter
+def outcome_label(code: str) -> str:
+    """``no-answer`` → ``No answer``: how a dialled leg ended, in words."""
+    return _OUTCOMES.get(code, code) if code else "–"

@@ -34,6 +34,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from helpline.admission import services as admission
+from helpline.phones import phone_display
 from helpline.privacy import caller_hash
 from helpline.voice.inbound import TWIML_CONTENT_TYPE, say_voice, static_fallback
 from helpline.voice.security import twilio_webhook
@@ -235,7 +236,7 @@ def sms_incoming(request: HttpRequest) -> HttpResponse:
         else:
             response.message(
                 f"This number cannot read replies. To talk to someone, call {settings.HELPLINE_NAME} "
-                f"at {settings.TWILIO_CALLER_ID}. In danger now, call 911. Reply STOP to stop texts."
+                f"at {phone_display(settings.TWILIO_CALLER_ID)}. In danger now, call 911. Reply STOP to stop texts."
             )
     except Exception:  # noqa: BLE001 - log and answer; Twilio re-sends on error and STOP is idempotent
         logger.exception("Inbound SMS handling failed")

@@ -171,15 +171,32 @@ def test_honeypot_gets_a_normal_looking_success_and_nothing_is_saved(client, fac
     assert page.status_code == 200 and "We have your request" in page.content.decode()
 
 
-def test_too_fast_submission_is_treated_as_a_bot(client, facility):
+def test_too_fast_submission_is_shown_again_with_please_check_and_send(client, facility):
+    """Autofill sends a real person's form within seconds: they are told, not silently dropped."""
     response = submit(client, started=new_form_stamp(time.time() - 0.5))
-    assert response.status_code == 302
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'data-testid="error-summary"' in html
+    assert "Nothing has been sent yet. Please check your answers" in html
+    assert 'value="Sam"' in html  # their answers are kept
+    assert "We have your request" not in html
     assert AdmissionRequest.objects.count() == 0
 
+    resent = submit(client, started=new_form_stamp(time.time() - 5))
+    assert resent.status_code == 302
+    assert AdmissionRequest.objects.count() == 1
 
-def test_missing_stamp_is_treated_as_a_bot(client, facility):
+
+def test_too_fast_page_carries_a_fresh_stamp(client, facility):
+    response = submit(client, started=new_form_stamp(time.time() - 0.5))
+    assert response.context["stamp"] and f'value="{response.context["stamp"]}"' in response.content.decode()
+
+
+def test_missing_stamp_is_shown_again_and_nothing_is_saved(client, facility):
     response = submit(client, started="")
-    assert response.status_code == 302
+    assert response.status_code == 400
+    assert "Please check your answers" in response.content.decode()
     assert AdmissionRequest.objects.count() == 0
 
 
@@ -260,21 +277,43 @@ def test_no_eligible_partner_shows_the_fallback_line_and_flags_staff(client):
     assert "tel:+18006624357" in page
 
 
-def test_withdraw_link_asks_first_then_blocks_the_number(client, facility):
+def test_withdraw_link_asks_first_then_withdraws_without_blocking_the_number(client, facility):
     response = submit(client)
     page = client.get(response["Location"]).content.decode()
     withdraw_url = page.split('data-testid="withdraw-link"')[0].rsplit('href="', 1)[1].split('"')[0]
 
-    assert client.get(withdraw_url).status_code == 200
+    asked = client.get(withdraw_url).content.decode()
     req = AdmissionRequest.objects.get()
     assert req.status == "routed"  # a link preview must not withdraw
+    assert "You can still send a new request later" in asked
+    assert "text <strong>STOP</strong>" in asked and "1-800-555-0100" in asked  # the way to block, said plainly
 
     done = client.post(withdraw_url)
     assert "Your request is withdrawn" in done.content.decode()
     req.refresh_from_db()
     assert req.status == "withdrawn" and req.withdrawn_at is not None
-    assert ContactBlock.objects.filter(phone_hash=req.phone_hash, source="link").exists()
     assert AdmissionStatusChange.objects.filter(request=req, to_status="withdrawn").exists()
+    assert not ContactBlock.objects.filter(phone_hash=req.phone_hash).exists()
+
+    # What the page promised: a new request from the same number is taken.
+    again = submit(client)
+    assert again.status_code == 302
+    assert AdmissionRequest.objects.filter(status="routed").count() == 1
+
+
+def test_confirmation_shows_the_calling_number_as_people_write_it(client, facility, settings):
+    settings.TWILIO_CALLER_ID = "+18005550100"
+    response = submit(client)
+    page = client.get(response["Location"]).content.decode()
+    assert "<strong>1-800-555-0100</strong>" in page
+    assert "+18005550100" not in page
+
+
+def test_blocked_number_message_gives_the_text_number_as_people_write_it(client, facility, settings):
+    settings.TWILIO_SMS_FROM = "+18005550100"
+    ContactBlock.objects.create(phone_hash=caller_hash(PHONE), source="sms-stop")
+    message = submit(client).context["form"].errors["phone"][0]
+    assert "text START to 1-800-555-0100 from that phone" in message
 
 
 def test_a_forged_token_is_a_404(client):

@@ -48,6 +48,47 @@ def test_redact_removes_numbers_tokens_and_signatures_but_keeps_sids():
     assert "CA0123456789abcdef0123456789abcdef" in cleaned
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        "+1 (512) 555-0199",
+        "(512) 555-0199",
+        "512-555-0199",
+        "512.555.0199",
+        "512 555 0199",
+        "5125550199",
+        "15125550199",
+        "1-512-555-0199",
+        "+15125550199",
+        "From=%2B15125550199",
+        "tel:+15125550199",
+        "Key (phone)=(+15125550199)",
+        "+44 20 7946 0958",
+    ],
+)
+def test_redact_removes_every_way_of_writing_a_phone_number(written):
+    cleaned = redact(f"callback for {written} failed")
+    assert cleaned.startswith("callback for ") and cleaned.endswith(" failed")
+    assert not any(ch.isdigit() for ch in cleaned.replace("%2B", "")), cleaned
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.109 "
+        "Mobile Safari/537.36",
+        "2026-12-01 02:00:54,159 task succeeded in 0.6876606820001143s",
+        "at 2026-12-01T02:00:54.123456+00:00 (epoch 1764554454, 1764554454123 ms)",
+        "client 203.0.113.7 port 127.0.0.1:8000",
+        "invoice total 1,755.00 for 1755.00 cents 175500",
+        "request a5e450c7-d724-4a47-aa41-d0b59da9110c",
+        "CallSid=CA0123456789abcdef0123456789abcdef",
+    ],
+)
+def test_redact_leaves_numbers_that_are_not_phone_numbers_alone(text):
+    assert redact(text) == text
+
+
 def test_log_message_args_and_traceback_are_redacted(console_output):
     log = logging.getLogger("helpline.test")
     try:
