@@ -258,6 +258,40 @@ def dashboard(*, partner: Partner, now: dt.datetime | None = None, days: int = 3
     )
 
 
+@dataclass(frozen=True)
+class LastInvoice:
+    invoice: Invoice
+    open_disputes: int  # charges on this invoice a dispute is still open for
+
+
+def last_invoice(*, partner: Partner) -> LastInvoice | None:
+    """The partner's most recent invoice (by billed month) and how many of its charges are in dispute."""
+    invoice = Invoice.objects.filter(partner=partner).order_by("-month", "-id").first()
+    if invoice is None:
+        return None
+    open_disputes = Dispute.objects.filter(
+        partner=partner, status=Dispute.Status.OPEN, charge__invoice_line__invoice=invoice
+    ).count()
+    return LastInvoice(invoice=invoice, open_disputes=open_disputes)
+
+
+def dashboard_breakdowns(
+    *, partner: Partner, now: dt.datetime | None = None, days: int = 30
+) -> dict[str, list[tuple[str, int]]]:
+    """Calls and callbacks of the last ``days`` days (UTC, as the dashboard's day chart) counted by
+    billing outcome (``reason``) and by service code, largest first. Two grouped queries."""
+    now = now or timezone.now()
+    first_day = now.astimezone(dt.UTC).date() - dt.timedelta(days=days - 1)
+    since = dt.datetime.combine(first_day, dt.time.min, tzinfo=dt.UTC)
+    legs = BillingDecision.objects.filter(partner=partner, occurred_at__gte=since)
+
+    def counted(key: str) -> list[tuple[str, int]]:
+        rows = legs.values(key).annotate(n=Count("id")).order_by("-n", key)
+        return [(r[key] or "", r["n"]) for r in rows]
+
+    return {"reason": counted("reason"), "service": counted("service")}
+
+
 # --- staff reports --------------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from partners.portal import auth as portal_auth
 from partners.portal import views as portal
 
 app_name = "portal"
@@ -8,6 +9,14 @@ app_name = "portal"
 urlpatterns = [
     path("login/", portal.PortalLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", portal_auth.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/sent/", portal_auth.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        portal_auth.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),  # fmt: skip
+    path("password-reset/done/", portal_auth.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("", portal.dashboard, name="dashboard"),
     path("calls/", portal.calls, name="calls"),
     path("calls/export.csv", portal.calls_export, name="calls_export"),

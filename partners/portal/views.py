@@ -36,6 +36,7 @@ from partners.billing.invoices import dollars, invoice_csv, invoice_pdf
 from partners.directory import services
 from partners.models import BillingDecision, Dispute, Facility, Invoice, LedgerEntry, OpeningHours, Partner
 from partners.webhooks import delivery as webhooks
+from routing.vocabulary import written_label
 
 PAGE_SIZE = 50
 
@@ -135,58 +136,71 @@ def _masked_number(record: BillingDecision) -> str:
 
 # --- dashboard ---------------------------------------------------------------------
 
-CHART_W, CHART_H, CHART_PAD = 720, 220, 28
 
+def _day_chart(stats: selectors.Dashboard) -> dict[str, Any]:
+    """Bar heights (percent of the busiest day) for the CSS bar chart of calls per day.
 
-def _chart(stats: selectors.Dashboard) -> dict[str, Any]:
-    """Bar geometry for the inline SVG (computed here so the template only places rectangles)."""
+    HTML and CSS rather than a scaled SVG: the labels are real text at the page's font size,
+    so they stay readable on a phone (an SVG viewBox shrinks its text with the chart).
+    """
+    peak = stats.max_per_day
     n = len(stats.days)
-    slot = (CHART_W - 2 * CHART_PAD) / max(n, 1)
-    scale = (CHART_H - CHART_PAD) / stats.max_per_day
-    bars = []
-    for i, day in enumerate(stats.days):
-        x = CHART_PAD + i * slot
-        offered_h = day.offered * scale
-        billable_h = day.billable * scale
-        bars.append(
-            {
-                "day": day,
-                "x": round(x + slot * 0.1, 1),
-                "w": round(slot * 0.8, 1),
-                "offered_y": round(CHART_H - CHART_PAD - offered_h + 4, 1),
-                "offered_h": round(offered_h, 1),
-                "billable_y": round(CHART_H - CHART_PAD - billable_h + 4, 1),
-                "billable_h": round(billable_h, 1),
-                "label": i % 5 == 0 or i == n - 1,
-                "label_x": round(x + slot / 2, 1),
-            }
-        )
+    bars = [
+        {
+            "day": day,
+            "offered_pct": round(day.offered * 100 / peak, 1),
+            "billable_pct": round(day.billable * 100 / peak, 1),
+        }
+        for day in stats.days
+    ]
+    # Four evenly spaced date labels under the bars (first, two between, last).
+    ticks = sorted({0, n // 3, 2 * n // 3, n - 1}) if n else []
     return {
-        "w": CHART_W,
-        "h": CHART_H,
-        "pad": CHART_PAD,
-        "base_y": CHART_H - CHART_PAD + 4,
         "bars": bars,
-        "max": stats.max_per_day,
-        "answer_pct": round(stats.answer_rate * 100) if stats.answer_rate is not None else None,
-        "budget_pct": min(round(stats.budget_used * 100), 100) if stats.budget_used is not None else None,
-        "budget_over": stats.budget_used is not None and stats.budget_used >= 1,
+        "max": peak,
+        "ticks": [stats.days[i].day for i in ticks],
+        "first": stats.days[0].day if n else None,
+        "last": stats.days[-1].day if n else None,
     }
+
+
+def _rows(counts: list[tuple[str, int]], label: Callable[[str], str]) -> list[dict[str, Any]]:
+    """Horizontal-bar rows: label, count, width as a percent of the largest."""
+    peak = max([n for _key, n in counts] + [1])
+    return [{"label": label(key), "count": n, "pct": round(n * 100 / peak, 1)} for key, n in counts]
+
+
+def _reason_label(code: str) -> str:
+    return dict(BillingDecision.Reason.choices).get(code, code or "Unknown")
+
+
+def _service_label(code: str) -> str:
+    return written_label(code) if code else "Not asked"
 
 
 @partner_view
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """Money and calls at a glance: spend against budget, the last invoice, price, answer rate, charts."""
     partner: Partner = request.partner  # type: ignore[attr-defined]
-    stats = selectors.dashboard(partner=partner)
+    now = timezone.now()
+    stats = selectors.dashboard(partner=partner, now=now)
+    breakdowns = selectors.dashboard_breakdowns(partner=partner, now=now)
+    budget_pct = round(stats.budget_used * 100) if stats.budget_used is not None else None
     return render(
         request,
         "portal/dashboard.html",
         {
             "partner": partner,
             "stats": stats,
-            "chart": _chart(stats),
-            "spend": dollars(stats.spend_cents),
-            "budget": dollars(stats.budget_cents) if stats.budget_cents else None,
+            "month": stats.month_start,
+            "answer_pct": round(stats.answer_rate * 100) if stats.answer_rate is not None else None,
+            "budget_pct": budget_pct,
+            "budget_bar_pct": min(budget_pct, 100) if budget_pct is not None else None,
+            "budget_over": stats.budget_used is not None and stats.budget_used >= 1,
+            "last_invoice": selectors.last_invoice(partner=partner),
+            "chart": _day_chart(stats),
+            "outcomes": _rows(breakdowns["reason"], _reason_label),
+            "services": _rows(breakdowns["service"], _service_label),
         },
     )
 
