@@ -170,14 +170,16 @@ def _fill_form(page: Any) -> None:
 @pytest.mark.usefixtures("fresh_routing_directory", "twilio_offline")
 @pytest.mark.parametrize("device", ["phone", "desktop"])
 def test_too_fast_submission_is_shown_again_then_sent(live_server, browser, settings, device):
-    settings.ADMISSION_MIN_FILL_SECONDS = 3
+    # Filling the form in a test browser takes a moment on a busy machine; a long minimum makes
+    # this submission "too fast" whatever the machine, as autofill is for the real 3 seconds.
+    settings.ADMISSION_MIN_FILL_SECONDS = 600
     FacilityFactory(partner__display_name="Harbor Recovery", partner__notify_email="")
     ARTIFACTS.mkdir(exist_ok=True)
     context = _context(browser, device)
     page = context.new_page()
     try:
         page.goto(f"{live_server.url}/request-a-callback/")
-        _fill_form(page)  # at autofill speed: well inside 3 seconds
+        _fill_form(page)
         page.get_by_test_id("admission-submit").click()
 
         summary = page.get_by_test_id("error-summary")
@@ -189,7 +191,7 @@ def test_too_fast_submission_is_shown_again_then_sent(live_server, browser, sett
         page.screenshot(path=str(ARTIFACTS / f"form-too-fast-{device}.png"), full_page=False)
 
         page.locator("#id_consent").check()
-        page.wait_for_timeout(3200)  # a person checks the answers
+        settings.ADMISSION_MIN_FILL_SECONDS = 0  # the person has now taken their time
         page.get_by_test_id("admission-submit").click()
         page.get_by_test_id("confirmation-title").wait_for()
         assert AdmissionRequest.objects.count() == 1
@@ -225,7 +227,8 @@ def test_withdraw_says_what_happens_and_a_new_request_is_taken(live_server, brow
         _fill_form(page)
         page.get_by_test_id("admission-submit").click()
         page.get_by_test_id("confirmation-title").wait_for()
-        assert AdmissionRequest.objects.filter(status="routed").count() == 1
+        assert AdmissionRequest.objects.count() == 2
+        assert AdmissionRequest.objects.exclude(status="withdrawn").count() == 1
     finally:
         context.close()
 
