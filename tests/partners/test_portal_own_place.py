@@ -20,7 +20,7 @@ from tests.partners.factories import CallFactory, DialAttemptFactory, billed_cal
 pytestmark = pytest.mark.django_db
 
 NOV = dt.datetime(2026, 11, 10, 15, 0, tzinfo=dt.UTC)
-FIRST_OF_DEC = dt.datetime(2026, 12, 1, 0, 30, tzinfo=dt.UTC)
+FIRST_OF_DEC = dt.datetime(2026, 12, 1, 8, 30, tzinfo=dt.UTC)  # the 1st in the mainland US zones too
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def _tile(html: str, name: str) -> str:
 
 
 def test_dashboard_on_the_first_shows_the_invoice_just_issued(client, member, facility):
-    """1 December, 00:30 UTC: nothing spent yet this month, and November's invoice is right there."""
+    """1 December: nothing spent yet this month, and November's invoice is right there."""
     for n in range(39):
         _bill(facility, NOV + dt.timedelta(hours=n), caller=f"+1512555{n:04d}")
     invoice = generate_invoice(partner=facility.partner, month=dt.date(2026, 11, 1))
