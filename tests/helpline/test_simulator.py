@@ -132,3 +132,23 @@ def test_simulated_caller_hangs_up_while_a_partner_rings():
     call = Call.objects.get()
     assert call.status == Call.Status.ABANDONED
     assert DialAttempt.objects.get().outcome == "canceled"
+
+
+def test_command_tries_a_chicago_mobile_with_no_fromzip_and_shows_the_zip_question(capsys):
+    from tests.helpline.test_voice_location import chicago_directory
+
+    prefixes, radius = chicago_directory()
+    call_command(
+        "simulate_call", "--in-process", "--from", "+13125550142", "--no-from-zip", "--to", "+18885550100",
+        "--digits", "1,2,60601",
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert "5-digit ZIP code" in out and "Caller presses 60601" in out
+    assert "precision ZIP code" in out
+    assert "ZIP question: asked: " in out and "area code 312" in out
+    assert str(prefixes.phone) in out or str(radius.phone) in out
+
+
+def test_command_refuses_no_from_zip_with_a_from_zip():
+    with pytest.raises(CommandError, match="contradict"):
+        call_command("simulate_call", "--in-process", "--no-from-zip", "--from-zip", "60601")

@@ -42,6 +42,12 @@ class Command(BaseCommand):
             "--from-zip", default="", help="Twilio's FromZip (blank: Twilio could not place the caller)."
         )
         parser.add_argument("--from-state", default="", help="Twilio's FromState.")
+        parser.add_argument(
+            "--no-from-zip",
+            action="store_true",
+            help="Send no FromZip, as Twilio does for many mobiles: the caller is placed by FromState or the "
+            "area code of --from, and asked for a ZIP when it could change who answers.",
+        )
         parser.add_argument("--talk-seconds", type=int, default=180, help="Length of a bridged conversation.")
         parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="Where the app is running.")
         parser.add_argument(
@@ -49,6 +55,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["no_from_zip"] and options["from_zip"]:
+            raise CommandError("--no-from-zip and --from-zip contradict each other.")
         to = options["to"] or self.default_number()
         outcomes = parse_list(options["partner_outcomes"])
         unknown = [o for o in outcomes if o not in PARTNER_OUTCOMES]
@@ -73,6 +81,23 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Could not reach {options['base_url']}: {exc}. Is the app running?") from exc
         self.stdout.write(f"({sim.requests} webhook requests, CallSid {sim.call_sid})")
+        self.describe_location(sim.call_sid)
+
+    def describe_location(self, call_sid: str) -> None:
+        """Where the caller was placed and whether the ZIP was asked (when this process shares the database)."""
+        from helpline.models import Call, CallEvent
+
+        call = Call.objects.filter(call_sid=call_sid).first()
+        if call is None:
+            return
+        hint = f"; caller ID place, approximate: {call.location_hint}" if call.location_hint else ""
+        self.stdout.write(
+            f"Location: {call.caller_area or 'unknown'} (from {call.get_location_source_display()}, precision "
+            f"{call.get_location_precision_display()}{hint})"
+        )
+        asked = CallEvent.objects.filter(call=call, status="zip:asked").first()
+        why = f"asked: {asked.detail.get('why', '')}" if asked is not None else "not asked"
+        self.stdout.write(f"ZIP question: {why}")
 
     def default_number(self) -> str:
         number = (
