@@ -216,10 +216,11 @@ def call_log_event(
         "detail": detail or {},
         "received_at": now or timezone.now(),
     }
-    fields = [meta.get_field(name) for name in values]
+    by_name = {f.name: f for f in meta.concrete_fields}
+    fields = [by_name[name] for name in values]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values.values(), strict=True)]
-    conflict = ", ".join(connection.ops.quote_name(meta.get_field(n).column) for n in ("sid", "kind", "status"))
+    conflict = ", ".join(connection.ops.quote_name(by_name[n].column) for n in ("sid", "kind", "status"))
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) "  # noqa: S608 - names from the model, values bound
