@@ -472,6 +472,8 @@ def _notify_partner_connected(*, call: Call, attempt: DialAttempt, now: datetime
     """
     from partners.webhooks.delivery import enqueue_event
 
+    if not attempt.partner.webhook_url:
+        return  # the partner is in hand (the leg's row was read with it): no savepoint, no query to learn this
     payload = {
         "call_id": call.pk,
         "connected_at": now.isoformat(),

@@ -42,7 +42,7 @@ OVER_BUDGET = {
     "incoming": 5,
     "service Digits=1 (routing)": 28,
     "leg status answered": 5,
-    "whisper choice 1": 10,
+    "whisper choice 1": 7,
     "leg status completed": 12,
     "dial result completed": 7,
     "final status callback": 9,
