@@ -59,10 +59,12 @@ PROMPTS: dict[str, dict[str, str]] = {
         "connecting": "Thank you. Connecting you with a treatment provider now. Please stay on the line.",
         "next": "That provider is not available. Trying another one now. Please stay on the line.",
         "crisis": "Connecting you to the 988 Suicide and Crisis Lifeline.",
-        "fallback": (
-            "We could not reach a treatment provider right now. Connecting you to the {name}, "
-            "free, confidential and open 24 hours."
+        "fallback_unreached": "We could not reach a treatment provider right now.",
+        "crisis_unreached": (
+            "We could not reach the crisis line right now. If you are in crisis, you can dial 9 8 8 yourself "
+            "at any time."
         ),
+        "fallback": "Connecting you to the {name}, free, confidential and open 24 hours.",
         # Played after the default line's <Dial> ends, however it ended (answered and done, or no answer).
         "fallback_failed": (
             "If you still need help, please call {number} at any time, or dial 9 8 8 if you are in crisis. Goodbye."
@@ -86,10 +88,12 @@ PROMPTS: dict[str, dict[str, str]] = {
         "connecting": "Gracias. Le estamos comunicando con un proveedor de tratamiento. Por favor, no cuelgue.",
         "next": "Ese proveedor no está disponible. Intentamos con otro. Por favor, no cuelgue.",
         "crisis": "Le comunicamos con la Línea 988 de Prevención del Suicidio y Crisis.",
-        "fallback": (
-            "No pudimos comunicarnos con un proveedor en este momento. Le comunicamos con la {name}, "
-            "gratuita, confidencial y disponible las 24 horas."
+        "fallback_unreached": "No pudimos comunicarnos con un proveedor en este momento.",
+        "crisis_unreached": (
+            "No pudimos comunicarnos con la línea de crisis en este momento. Si está en crisis, puede marcar "
+            "9 8 8 usted mismo a cualquier hora."
         ),
+        "fallback": "Le comunicamos con la {name}, gratuita, confidencial y disponible las 24 horas.",
         "fallback_failed": (
             "Si todavía necesita ayuda, llame al {number} a cualquier hora, o marque 9 8 8 si está en crisis. Adiós."
         ),
@@ -135,14 +139,23 @@ def prompt(language: str, key: str) -> str:
     return PROMPTS.get(language, PROMPTS["en"])[key]
 
 
-def fallback_response(*, language: str | None, preface: str = "") -> VoiceResponse:
-    """Dial the default 24/7 line; bilingual when we do not know the caller's language (a fault)."""
+def fallback_response(*, language: str | None, preface: str = "", after_crisis: bool = False) -> VoiceResponse:
+    """Dial the default 24/7 line; bilingual when we do not know the caller's language (a fault).
+
+    ``after_crisis``: 988 did not connect, so the caller hears that the crisis line could not be
+    reached and 988 to dial themselves, not the words about treatment providers.
+    """
     response = VoiceResponse()
     languages = [language] if language in PROMPTS else ["en", "es"]
     if preface and language:
         say(response, preface, language)
+    unreached = "crisis_unreached" if after_crisis else "fallback_unreached"
     for lang in languages:
-        say(response, prompt(lang, "fallback").format(name=settings.FALLBACK_LINE_NAME), lang)
+        say(
+            response,
+            prompt(lang, unreached) + " " + prompt(lang, "fallback").format(name=settings.FALLBACK_LINE_NAME),
+            lang,
+        )
     response.dial(settings.FALLBACK_LINE, timeout=30)
     for lang in languages:
         say(response, prompt(lang, "fallback_failed").format(number=spoken_number(settings.FALLBACK_LINE)), lang)
@@ -595,7 +608,7 @@ def crisis_result(request: HttpRequest) -> HttpResponse:
         response = VoiceResponse()
         response.hangup()
         return twiml(response)
-    return twiml(fallback_response(language=language))
+    return twiml(fallback_response(language=language, after_crisis=True))
 
 
 @voice_webhook

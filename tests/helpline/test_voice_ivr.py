@@ -240,3 +240,28 @@ def test_menu_step_for_a_call_whose_row_was_lost_records_it_and_carries_on(clien
     assert "desintoxicación" in spoken(menu)
     call = Call.objects.get(call_sid=driver.sid)
     assert call.language == "es" and call.caller_hash == caller_hash("+15125550123")
+
+
+@pytest.mark.parametrize("dial_status", ["busy", "no-answer", "failed"])
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_failed_988_says_the_crisis_line_was_not_reached_and_988_to_dial_before_the_fallback(
+    client, settings, dial_status, language
+):
+    make_directory()
+    driver = CallDriver(client)
+    driver.incoming()
+    if language == "es":
+        driver.press("2")
+    action = driver.press("9").find("Dial").get("action")
+    root = parse(post(client, action, payload("dial_action", **driver.base, DialCallStatus=dial_status)))
+    assert [el.tag for el in root][:2] == ["Say", "Dial"] and root.find("Dial").text == settings.FALLBACK_LINE
+    before_dial = root.find("Say").text or ""
+    assert root.find("Say").get("language") == {"en": "en-US", "es": "es-MX"}[language]
+    assert "9 8 8" in before_dial  # read digit by digit, to dial directly
+    assert before_dial.index("9 8 8") < before_dial.index(settings.FALLBACK_LINE_NAME)
+    if language == "en":
+        assert "could not reach the crisis line" in before_dial
+        assert "treatment provider" not in spoken(root)
+    else:
+        assert "la línea de crisis" in before_dial
+        assert "proveedor" not in spoken(root)
