@@ -534,7 +534,8 @@ def attempt_finish(
                 )
         except IntegrityError:
             pass
-    attempt.refresh_from_db()
+    # Only what may have changed: a full refresh would also drop the partner read with the row.
+    attempt.refresh_from_db(fields=["outcome", "ended_at", "talk_seconds", "dial_call_sid", "accepted", "answered_at"])
     # The count goes back to the UTC day the leg was claimed on (routing's contract).
     release_leg(partner_id=attempt.partner_id, accepted=attempt.accepted, now=attempt.started_at)
     if call is not None:

@@ -43,7 +43,7 @@ OVER_BUDGET = {
     "service Digits=1 (routing)": 28,
     "leg status answered": 5,
     "whisper choice 1": 7,
-    "leg status completed": 12,
+    "leg status completed": 11,
     "dial result completed": 7,
     "final status callback": 9,
     "dial result busy (failover)": 25,
