@@ -49,15 +49,51 @@ HELP_WORDS = frozenset({"HELP", "INFO"})
 
 SERVICE_WORDS = SPOKEN_SERVICE_FULL["en"]
 
+# What the person called back hears, in the language of their request. (The partner's lines stay in
+# English: the whisper tells the partner which language the person speaks.)
+PERSON_PROMPTS: dict[str, dict[str, str]] = {
+    "en": {
+        "callback_hello": "Hello. This is the call back you asked for from {name}. Press 1 to be connected.",
+        "callback_again": "Press 1 to be connected.",
+        "callback_missed": "Sorry we missed you. This was {name} returning your call. We will try again. Goodbye.",
+        "callback_connecting": "Connecting you now.",
+        "callback_goodbye": "Goodbye.",
+        "callback_gone": "Sorry, this call can no longer be connected. Goodbye.",
+        "callback_fault": "Sorry, something went wrong with this call. We will try again. Goodbye.",
+    },
+    "es": {
+        "callback_hello": "Hola. Esta es la llamada que usted pidió a {name}. Marque 1 para conectarse.",
+        "callback_again": "Marque 1 para conectarse.",
+        "callback_missed": (
+            "Lo sentimos, no pudimos hablar con usted. Le llamaba {name}. Volveremos a intentarlo. Adiós."
+        ),
+        "callback_connecting": "Le estamos comunicando.",
+        "callback_goodbye": "Adiós.",
+        "callback_gone": "Lo sentimos, ya no es posible conectar esta llamada. Adiós.",
+        "callback_fault": "Lo sentimos, hubo un problema con esta llamada. Volveremos a intentarlo. Adiós.",
+    },
+}
+
+
+def _person_says(language: str, key: str) -> str:
+    return PERSON_PROMPTS.get(language, PERSON_PROMPTS["en"])[key]
+
+
+def _person_language(attempt_id: int) -> str:
+    """The language of the request behind ``attempt_id`` ("en" when it cannot be read)."""
+    attempt = admission.callback_attempt(attempt_id)
+    req = attempt.admission_request if attempt is not None else None
+    return "es" if req is not None and req.language == "es" else "en"
+
 
 def _twiml(response: VoiceResponse | MessagingResponse) -> HttpResponse:
     return HttpResponse(str(response), content_type=TWIML_CONTENT_TYPE)
 
 
-def _goodbye(text: str) -> HttpResponse:
+def _goodbye(text: str, language: str = "en") -> HttpResponse:
     response = VoiceResponse()
     if text:
-        response.say(text, **say_voice("en"))
+        response.say(text, **say_voice(language))
     response.hangup()
     return _twiml(response)
 
@@ -76,13 +112,28 @@ def _sms_refused() -> HttpResponse:
 
 
 def _never_500(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    return _never_500_for(view, person=False)
+
+
+def _never_500_person(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """For the person's leg: the apology in the request's language."""
+    return _never_500_for(view, person=True)
+
+
+def _never_500_for(view: Callable[..., HttpResponse], *, person: bool) -> Callable[..., HttpResponse]:
     @functools.wraps(view)
-    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+    def wrapped(request: HttpRequest, attempt_id: int) -> HttpResponse:
         try:
-            return view(request, *args, **kwargs)
+            return view(request, attempt_id)
         except Exception:  # noqa: BLE001 - Twilio must always get TwiML, a person may be on the line
             logger.exception("Callback webhook %s failed", request.path)
-            return _goodbye("Sorry, something went wrong with this call. We will try again. Goodbye.")
+            language = "en"
+            if person:
+                try:
+                    language = _person_language(attempt_id)
+                except Exception:  # noqa: BLE001, S110 - the database may be what failed
+                    pass
+            return _goodbye(_person_says(language, "callback_fault"), language)
 
     return wrapped
 
@@ -142,7 +193,7 @@ def accept(request: HttpRequest, attempt_id: int) -> HttpResponse:
 
 
 @callback_webhook
-@_never_500
+@_never_500_person
 def caller_screen(request: HttpRequest, attempt_id: int) -> HttpResponse:
     """The person's phone answered. Neutral words (a shared phone, a voicemail); press 1 to connect."""
     attempt = admission.callback_attempt(attempt_id)
@@ -159,35 +210,28 @@ def caller_screen(request: HttpRequest, attempt_id: int) -> HttpResponse:
         action_on_empty_result=False,
     )
     name = settings.HELPLINE_NAME
-    if req.language == "es":
-        voice = say_voice("es")
-        hello = f"Hola. Esta es la llamada que usted pidió a {name}. Marque 1 para conectarse."
-        again = "Marque 1 para conectarse."
-        missed = f"Lo sentimos, no pudimos hablar con usted. Le llamaba {name}. Volveremos a intentarlo. Adiós."
-    else:
-        voice = say_voice("en")
-        hello = f"Hello. This is the call back you asked for from {name}. Press 1 to be connected."
-        again = "Press 1 to be connected."
-        missed = f"Sorry we missed you. This was {name} returning your call. We will try again. Goodbye."
-    gather.say(hello, **voice)
+    language = "es" if req.language == "es" else "en"
+    voice = say_voice(language)
+    gather.say(_person_says(language, "callback_hello").format(name=name), **voice)
     gather.pause(length=1)
-    gather.say(again, **voice)
+    gather.say(_person_says(language, "callback_again"), **voice)
     if req.allow_voicemail:
-        response.say(missed, **voice)
+        response.say(_person_says(language, "callback_missed").format(name=name), **voice)
     response.hangup()
     return _twiml(response)
 
 
 @callback_webhook
-@_never_500
+@_never_500_person
 def caller_accept(request: HttpRequest, attempt_id: int) -> HttpResponse:
     """The person pressed a key: 1 bridges them to the partner (an empty response ends the screen)."""
+    language = _person_language(attempt_id)
     if request.POST.get("Digits", "") != "1":
-        return _goodbye("Goodbye.")
+        return _goodbye(_person_says(language, "callback_goodbye"), language)
     if not admission.callback_connected(attempt_id=attempt_id):
-        return _goodbye("Sorry, this call can no longer be connected. Goodbye.")
+        return _goodbye(_person_says(language, "callback_gone"), language)
     response = VoiceResponse()
-    response.say("Connecting you now.", **say_voice("en"))
+    response.say(_person_says(language, "callback_connecting"), **say_voice(language))
     return _twiml(response)
 
 

@@ -521,3 +521,25 @@ def test_callback_whisper_ends_with_its_gather_and_no_key_is_spoken_by_the_actio
     assert [el.tag for el in parse_twiml(body)][-1] == "Hangup"
     attempt.refresh_from_db()
     assert attempt.outcome == "not-accepted" and not attempt.accepted
+
+
+def test_a_spanish_request_hears_every_word_of_its_callback_in_spanish(
+    client, fake_twilio, partners, django_capture_on_commit_callbacks
+):
+    req, attempt = placed(language="es")
+    [call] = fake_twilio.calls()
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = driver(client).run(call)
+    screen, connecting = (parse_twiml(t) for t in outcome.caller_twiml[:2])
+    says = [*screen.iter("Say"), *connecting.iter("Say")]
+    assert says and all(s.attrib["language"] == "es-MX" and s.attrib["voice"] == settings.TWILIO_VOICE_ES for s in says)
+    assert "Marque 1" in (screen.find("Gather/Say").text or "")
+    assert "Connecting" not in " ".join(s.text or "" for s in says)
+
+    # Any other key on the screen: the goodbye is Spanish too.
+    post = client_poster(client)
+    accept_url = f"{settings.PUBLIC_BASE_URL}/twilio/callback/{attempt.pk}/caller-accept"
+    code, body = post(accept_url, {"CallSid": "CA" + "1" * 32, "Digits": "2"})
+    [say] = parse_twiml(body).iter("Say")
+    assert code == 200 and (say.text or "") == "Adiós."
+    assert say.attrib["language"] == "es-MX" and say.attrib["voice"] == settings.TWILIO_VOICE_ES
