@@ -37,6 +37,7 @@ from helpline.admission import services as admission
 from helpline.phones import phone_display
 from helpline.privacy import caller_hash
 from helpline.voice.inbound import TWIML_CONTENT_TYPE, say_voice, static_fallback
+from helpline.voice.prompts import prompt
 from helpline.voice.security import twilio_webhook
 from routing.vocabulary import SPOKEN_SERVICE_FULL
 
@@ -49,34 +50,11 @@ HELP_WORDS = frozenset({"HELP", "INFO"})
 
 SERVICE_WORDS = SPOKEN_SERVICE_FULL["en"]
 
-# What the person called back hears, in the language of their request. (The partner's lines stay in
+
+# What the person called back hears is in the language of their request. (The partner's lines stay in
 # English: the whisper tells the partner which language the person speaks.)
-PERSON_PROMPTS: dict[str, dict[str, str]] = {
-    "en": {
-        "callback_hello": "Hello. This is the call back you asked for from {name}. Press 1 to be connected.",
-        "callback_again": "Press 1 to be connected.",
-        "callback_missed": "Sorry we missed you. This was {name} returning your call. We will try again. Goodbye.",
-        "callback_connecting": "Connecting you now.",
-        "callback_goodbye": "Goodbye.",
-        "callback_gone": "Sorry, this call can no longer be connected. Goodbye.",
-        "callback_fault": "Sorry, something went wrong with this call. We will try again. Goodbye.",
-    },
-    "es": {
-        "callback_hello": "Hola. Esta es la llamada que usted pidió a {name}. Marque 1 para conectarse.",
-        "callback_again": "Marque 1 para conectarse.",
-        "callback_missed": (
-            "Lo sentimos, no pudimos hablar con usted. Le llamaba {name}. Volveremos a intentarlo. Adiós."
-        ),
-        "callback_connecting": "Le estamos comunicando.",
-        "callback_goodbye": "Adiós.",
-        "callback_gone": "Lo sentimos, ya no es posible conectar esta llamada. Adiós.",
-        "callback_fault": "Lo sentimos, hubo un problema con esta llamada. Volveremos a intentarlo. Adiós.",
-    },
-}
-
-
 def _person_says(language: str, key: str) -> str:
-    return PERSON_PROMPTS.get(language, PERSON_PROMPTS["en"])[key]
+    return prompt(language, key)
 
 
 def _person_language(attempt_id: int) -> str:
@@ -144,15 +122,17 @@ def whisper(request: HttpRequest, attempt_id: int) -> HttpResponse:
     """The partner answered: say what the call is about (area, service, language), ask for 1."""
     attempt = admission.callback_attempt(attempt_id)
     if attempt is None or not admission.callback_may_continue(attempt):
-        return _goodbye(f"This {settings.HELPLINE_NAME} callback request is no longer active. Goodbye.")
+        return _goodbye(prompt("en", "callback_inactive").format(name=settings.HELPLINE_NAME))
     req = attempt.admission_request
     assert req is not None  # noqa: S101 - callback_attempt only returns request legs
     language = "Spanish" if req.language == "es" else "English"
     who = "for themselves" if req.for_whom == "myself" else "for someone they care about"
-    text = (
-        f"This is {settings.HELPLINE_NAME} with a callback request: a person in {admission._area(req)} "
-        f"asking {who} about {SERVICE_WORDS.get(req.service, 'treatment')}, in {language}. "
-        "Press 1 to call them now. Press any other key to pass."
+    text = prompt("en", "callback_whisper").format(
+        name=settings.HELPLINE_NAME,
+        area=admission._area(req),
+        who=who,
+        service=SERVICE_WORDS.get(req.service, "treatment"),
+        language=language,
     )
     response = VoiceResponse()
     gather = response.gather(
@@ -170,18 +150,18 @@ def accept(request: HttpRequest, attempt_id: int) -> HttpResponse:
     """The partner's key: 1 dials the person (screened), anything else passes to the next partner."""
     attempt = admission.callback_attempt(attempt_id)
     if attempt is None or not admission.callback_may_continue(attempt):
-        return _goodbye("This callback request is no longer active. Goodbye.")
+        return _goodbye(prompt("en", "callback_inactive").format(name=settings.HELPLINE_NAME))
     digits = request.POST.get("Digits", "")
     if digits != "1":
         admission.callback_partner_declined(attempt_id=attempt_id)
         if not digits:
-            return _goodbye("No key was pressed, so we will offer this request to another provider. Goodbye.")
-        return _goodbye("Understood. We will offer this request to another provider. Goodbye.")
+            return _goodbye(prompt("en", "callback_no_key"))
+        return _goodbye(prompt("en", "callback_passed"))
     admission.callback_partner_accepted(attempt_id=attempt_id)
     req = attempt.admission_request
     assert req is not None  # noqa: S101
     response = VoiceResponse()
-    response.say("Thank you. Calling the person now. Please stay on the line.", **say_voice("en"))
+    response.say(prompt("en", "callback_calling"), **say_voice("en"))
     dial = response.dial(
         caller_id=settings.TWILIO_CALLER_ID,
         timeout=admission.CALLER_RING_SECONDS,
@@ -249,7 +229,7 @@ def dial_done(request: HttpRequest, attempt_id: int) -> HttpResponse:
     if attempt is not None and req is not None:
         if req.status == admission.Status.CONNECTED and req.facility_id == attempt.facility_id:
             return _goodbye("")
-    return _goodbye("We could not reach the person. We will try again later. Thank you. Goodbye.")
+    return _goodbye(prompt("en", "callback_unreached"))
 
 
 @callback_webhook

@@ -27,6 +27,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from helpline.calls import services as calls
 from helpline.models import Call, DialAttempt
 from helpline.privacy import redact
+from helpline.voice.prompts import PROMPTS, prompt
 from helpline.voice.security import is_valid_twilio_request, twilio_webhook
 from routing.location import area_code_state, resolve_location
 from routing.vocabulary import SPOKEN_SERVICE
@@ -43,64 +44,6 @@ GREETING_TIMEOUT = 4
 MENU_TIMEOUT = 6
 ZIP_TIMEOUT = 8
 WHISPER_TIMEOUT = 6
-
-PROMPTS: dict[str, dict[str, str]] = {
-    "en": {
-        "service_menu": (
-            "What kind of help are you looking for? For detox, press 1. For residential treatment, press 2. "
-            "For outpatient treatment, press 3. For medication-assisted treatment, press 4. "
-            "If you are not sure, press 5. For the crisis line, press 9."
-        ),
-        "sorry": "Sorry, I didn't get that.",
-        "unsure_default": "No problem. We will connect you with a provider who can help you decide.",
-        "zip_ask": "To find help near you, enter your 5-digit ZIP code. If you don't know it, press star.",
-        "zip_retry": "Sorry, that ZIP code was not recognized. Please enter your 5-digit ZIP code.",
-        "zip_unknown": "No problem. We will find someone who can help.",
-        "connecting": "Thank you. Connecting you with a treatment provider now. Please stay on the line.",
-        "next": "That provider is not available. Trying another one now. Please stay on the line.",
-        "crisis": "Connecting you to the 988 Suicide and Crisis Lifeline.",
-        "fallback_unreached": "We could not reach a treatment provider right now.",
-        "crisis_unreached": (
-            "We could not reach the crisis line right now. If you are in crisis, you can dial 9 8 8 yourself "
-            "at any time."
-        ),
-        "fallback": "Connecting you to the {name}, free, confidential and open 24 hours.",
-        # Played after the default line's <Dial> ends, however it ended (answered and done, or no answer).
-        "fallback_failed": (
-            "If you still need help, please call {number} at any time, or dial 9 8 8 if you are in crisis. Goodbye."
-        ),
-        "goodbye": "Thank you for calling. Take care. Goodbye.",
-    },
-    "es": {
-        "service_menu": (
-            "¿Qué tipo de ayuda busca? Para desintoxicación, oprima 1. Para tratamiento residencial, oprima 2. "
-            "Para tratamiento ambulatorio, oprima 3. Para tratamiento asistido con medicamentos, oprima 4. "
-            "Si no está seguro, oprima 5. Para la línea de crisis, oprima 9."
-        ),
-        "sorry": "Disculpe, no le entendí.",
-        "unsure_default": "No se preocupe. Le comunicaremos con un proveedor que puede ayudarle a decidir.",
-        "zip_ask": (
-            "Para encontrar ayuda cerca de usted, marque su código postal de 5 dígitos. "
-            "Si no lo sabe, oprima asterisco."
-        ),
-        "zip_retry": "Disculpe, no reconocimos ese código postal. Marque su código postal de 5 dígitos.",
-        "zip_unknown": "No se preocupe. Buscaremos a alguien que pueda ayudarle.",
-        "connecting": "Gracias. Le estamos comunicando con un proveedor de tratamiento. Por favor, no cuelgue.",
-        "next": "Ese proveedor no está disponible. Intentamos con otro. Por favor, no cuelgue.",
-        "crisis": "Le comunicamos con la Línea 988 de Prevención del Suicidio y Crisis.",
-        "fallback_unreached": "No pudimos comunicarnos con un proveedor en este momento.",
-        "crisis_unreached": (
-            "No pudimos comunicarnos con la línea de crisis en este momento. Si está en crisis, puede marcar "
-            "9 8 8 usted mismo a cualquier hora."
-        ),
-        "fallback": "Le comunicamos con la {name}, gratuita, confidencial y disponible las 24 horas.",
-        "fallback_failed": (
-            "Si todavía necesita ayuda, llame al {number} a cualquier hora, o marque 9 8 8 si está en crisis. Adiós."
-        ),
-        "goodbye": "Gracias por llamar. Cuídese. Adiós.",
-    },
-}
-
 
 # --- TwiML helpers ---------------------------------------------------------------------------------------
 
@@ -133,10 +76,6 @@ def say_voice(language: str) -> dict[str, str]:
 
 def say(node: Any, text: str, language: str) -> None:
     node.say(text, **say_voice(language))
-
-
-def prompt(language: str, key: str) -> str:
-    return PROMPTS.get(language, PROMPTS["en"])[key]
 
 
 def fallback_response(*, language: str | None, preface: str = "", after_crisis: bool = False) -> VoiceResponse:
@@ -565,14 +504,14 @@ def whisper(request: HttpRequest) -> HttpResponse:
     """Played to the partner when they pick up, before the caller is bridged: press 1 to accept."""
     attempt = _attempt_for_leg(request)
     if attempt is None or attempt.call is None or attempt.outcome not in calls.LIVE_OUTCOMES:
-        return _partner_hangup("This call is no longer available. Goodbye.")
+        return _partner_hangup(prompt("en", "partner_unavailable"))
     calls.attempt_mark_answered(attempt=attempt, dial_call_sid=request.POST.get("CallSid", ""), now=timezone.now())
     response = VoiceResponse()
     gather = response.gather(
         num_digits=1, timeout=WHISPER_TIMEOUT, action=public("whisper_choice", attempt=attempt.pk), method="POST"
     )
     say(gather, whisper_text(call=attempt.call, attempt=attempt), "en")
-    say(response, "No key was pressed, so the caller will be offered to another provider. Goodbye.", "en")
+    say(response, prompt("en", "partner_no_key"), "en")
     response.hangup()
     return twiml(response)
 
@@ -582,7 +521,7 @@ def whisper_choice(request: HttpRequest) -> HttpResponse:
     """1 → bridge (an empty response ends the whisper); anything else → hang up the partner leg."""
     attempt = _attempt_for_leg(request)
     if attempt is None or attempt.call is None:
-        return _partner_hangup("This call is no longer available. Goodbye.")
+        return _partner_hangup(prompt("en", "partner_unavailable"))
     now = timezone.now()
     with transaction.atomic():
         call = calls.call_locked(call_sid=attempt.call.call_sid)
@@ -591,12 +530,12 @@ def whisper_choice(request: HttpRequest) -> HttpResponse:
             calls.call_log_event(
                 call=call, sid=call.call_sid if call else "", kind="whisper", status=f"declined-{attempt.pk}", now=now
             )
-            return _partner_hangup("Call declined. Goodbye.")
+            return _partner_hangup(prompt("en", "partner_declined"))
         if calls.attempt_accept(attempt=attempt, now=now):
             response = VoiceResponse()
-            say(response, "Connecting you now.", "en")
+            say(response, prompt("en", "partner_connecting"), "en")
             return twiml(response)
-    return _partner_hangup("Sorry, the caller is no longer on the line. Goodbye.")
+    return _partner_hangup(prompt("en", "partner_caller_gone"))
 
 
 @voice_webhook
