@@ -184,7 +184,8 @@ def caller_screen(request: HttpRequest, attempt_id: int) -> HttpResponse:
     response = VoiceResponse()
     gather = response.gather(
         num_digits=1,
-        action=_url("callback_caller_accept", attempt_id),
+        # The request's language rides on the (signed) action URL: no extra query in caller_accept.
+        action=_url("callback_caller_accept", attempt_id) + ("?lang=es" if req.language == "es" else ""),
         method="POST",
         timeout=6,
         action_on_empty_result=False,
@@ -205,7 +206,7 @@ def caller_screen(request: HttpRequest, attempt_id: int) -> HttpResponse:
 @_never_500_person
 def caller_accept(request: HttpRequest, attempt_id: int) -> HttpResponse:
     """The person pressed a key: 1 bridges them to the partner (an empty response ends the screen)."""
-    language = _person_language(attempt_id)
+    language = "es" if request.GET.get("lang") == "es" else "en"
     if request.POST.get("Digits", "") != "1":
         return _goodbye(_person_says(language, "callback_goodbye"), language)
     if not admission.callback_connected(attempt_id=attempt_id):
