@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from config import health
 from helpline.site.guides.robots import robots_txt
 from helpline.site.guides.sitemaps import SITEMAPS
+from helpline.staff import simulator_views
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -20,6 +21,8 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
     path("robots.txt", robots_txt, name="robots_txt"),
+    # Staff pages stay outside the language prefix: there is no /es/staff/.
+    path("staff/simulator/", simulator_views.simulator, name="simulator"),
 ]
 # The public site in English at / and in Spanish under /es/. An unprefixed URL is always
 # English whatever the browser asks for (LocaleMiddleware with prefix_default_language=False).

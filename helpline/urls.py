@@ -2,7 +2,6 @@ from django.urls import path
 
 from helpline.admission import views as admission_views
 from helpline.site import views
-from helpline.staff import simulator_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,5 +15,4 @@ urlpatterns = [
         "request-a-callback/thanks/<str:token>/", admission_views.admission_confirmation, name="admission_confirmation"
     ),
     path("request-a-callback/withdraw/<str:token>/", admission_views.admission_withdraw, name="admission_withdraw"),
-    path("staff/simulator/", simulator_views.simulator, name="simulator"),
 ]

@@ -197,7 +197,7 @@ class AdmissionRequestViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet):
         "send it back as `started` with the request.",
     )
     @action(detail=False, methods=["get"], url_path="stamp", throttle_classes=[])
-    def stamp(self, request: Request) -> Response:
+    def stamp(self, request: Request, format: str | None = None) -> Response:  # noqa: A002 - DRF passes format= for .json
         return Response({"started": new_form_stamp()}, headers={"Cache-Control": "no-store"})
 
     @extend_schema(

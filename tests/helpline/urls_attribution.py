@@ -7,13 +7,19 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import include, path
 
+from config import urls as config_urls
 from helpline.attribution import TrackingSource
+from helpline.site.guides import views as guide_views
 
 
 def guide_page(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "helpline/terms.html", {"tracking_source": TrackingSource.guide(slug)})
 
 
-guide_patterns = ([path("<slug:slug>/", guide_page, name="detail")], "guides")
+guide_patterns = (
+    [path("", guide_views.guide_index, name="index"), path("<slug:slug>/", guide_page, name="detail")],
+    "guides",
+)
 
-urlpatterns = [path("guides/", include(guide_patterns)), path("", include("config.urls"))]
+# Spread, not include(): the project URL conf uses i18n_patterns, which Django allows only at the root.
+urlpatterns = [path("guides/", include(guide_patterns)), *config_urls.urlpatterns]
