@@ -164,7 +164,8 @@ def test_admin_refuses_a_tracking_number_without_a_clear_source(data, field, mes
     assert message in " ".join(form.errors[field])
 
 
-def test_admin_refuses_a_second_active_number_for_one_source(numbers):
+def test_admin_refuses_a_second_active_number_for_one_source(numbers, monkeypatch):
+    monkeypatch.setattr("helpline.admin.numbers.guide_exists", lambda slug: slug == "klonopin")  # no guides loaded here
     form = _form(source_kind="guide", source_key="klonopin")
     assert not form.is_valid()
     assert "already tracks this" in " ".join(form.errors["source_key"])

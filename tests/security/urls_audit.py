@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import path
 
+from config import urls as config_urls
 from helpline.audit import AuditedAdminMixin
 from helpline.models import Call
 
@@ -15,4 +16,5 @@ class AuditedCallAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 site.register(Call, AuditedCallAdmin)
 
-urlpatterns = [path("audited/", site.urls)]
+# The project URLs too: the admin templates link to the staff header's pages (the intake home, the queue, the site).
+urlpatterns = [path("audited/", site.urls), *config_urls.urlpatterns]
