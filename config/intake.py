@@ -28,8 +28,8 @@ from django.utils import timezone
 
 from config.staff_time import staff_datetime, staff_local, start_of_staff_day
 from helpline.admission import selectors as admission_selectors
-from helpline.calls.services import AUTO_PAUSE_REASON_PREFIX
 from helpline.models import AdmissionRequest, Call
+from partners.directory.services import AUTO_PAUSE_REASON_PREFIX
 from partners.models import Partner, WebhookEvent
 from partners.selectors import webhook_events_failing_q
 from routing.vocabulary import readable_location, written_label

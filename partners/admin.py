@@ -20,10 +20,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from config.staff_time import start_of_staff_day
-from helpline.calls.services import AUTO_PAUSE_REASON_PREFIX
 from helpline.models import HelplineNumber
 from partners.billing.invoices import usd
 from partners.directory import services
+from partners.directory.services import AUTO_PAUSE_REASON_PREFIX
 from partners.directory.validation import (
     validate_e164_number,
     validate_iana_timezone,

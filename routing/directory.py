@@ -12,6 +12,7 @@ query (see ``DirectorySource.live_partner_rows``).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
@@ -56,6 +57,16 @@ FACILITY_FIELDS = (
 )
 
 
+@dataclass(frozen=True)
+class DialableFacility:
+    """A facility that may be dialed now: active, and its partner active and licence-verified."""
+
+    facility_id: int
+    partner_id: int
+    phone: str  # E.164
+    partner_label: str  # the partner's name, for staff-facing notes
+
+
 class DirectorySource(Protocol):
     def opening_hours(self) -> Iterable[tuple[int, int, Any, Any]]:
         """(facility id, weekday, opens, closes) of active facilities."""
@@ -82,6 +93,9 @@ class DirectorySource(Protocol):
         then reads it itself. The rotation count is None unless the source counted
         ``rotation`` (scope, UTC day) in the same statement.
         """
+
+    def dialable_facility(self, facility_id: int) -> DialableFacility | None:
+        """The facility's line if it may be dialed now (see ``DialableFacility``), else None."""
 
     def partner_caps(self, partner_id: int) -> tuple | None:
         """(status, license_verified_on, daily, monthly, concurrent caps, monthly_budget_cents, caps zone) or None."""

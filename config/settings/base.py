@@ -166,6 +166,7 @@ CELERY_IMPORTS = [
     "helpline.admission.tasks",
     "helpline.calls.tasks",
     "partners.webhooks.tasks",
+    "partners.billing.tasks",
 ]
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "sweep-admission-requests": {

@@ -36,13 +36,14 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from helpline import events
 from helpline.admission import policy
 from helpline.admission.forms import CONSENT_VERSION, WINDOW_SLOTS, consent_label
 from helpline.attribution import Attribution
 from helpline.models import AdmissionRequest, AdmissionStatusChange, ContactBlock, DialAttempt
 from helpline.privacy import caller_hash
 from helpline.voice import client as twilio_client
-from partners.models import Facility, Partner
+from routing import directory as routing_directory
 
 logger = logging.getLogger(__name__)
 
@@ -351,8 +352,6 @@ def admission_request_route(*, request_id: int, now: dt.datetime | None = None) 
 
 def _webhook_routed(*, req: AdmissionRequest, partner_id: int, facility_id: int, now: dt.datetime) -> None:
     """The partner's "admission_request.routed" webhook, if it has one: ids and needs, never name or phone."""
-    from partners.webhooks.delivery import enqueue_event
-
     payload = {
         "request_id": str(req.public_id),
         "routed_at": now.isoformat(),
@@ -365,7 +364,9 @@ def _webhook_routed(*, req: AdmissionRequest, partner_id: int, facility_id: int,
     }
     try:
         with transaction.atomic():
-            enqueue_event(partner_id=partner_id, event="admission_request.routed", payload=payload)
+            events.partner_webhook.send(
+                sender=AdmissionRequest, partner_id=partner_id, event="admission_request.routed", payload=payload
+            )
     except Exception:  # noqa: BLE001 - a courtesy notification must not undo the routing
         logger.exception("admission_request.routed webhook for request %s not recorded", req.pk)
 
@@ -504,7 +505,7 @@ def admission_request_notify(*, request_id: int, now: dt.datetime | None = None)
         if is_blocked(req.phone_hash):
             admission_request_withdraw(phone_hash=req.phone_hash, source="blocked", now=now)
             return req
-        partner: Partner | None = req.partner
+        partner = req.partner
         if partner is not None and partner.notify_email:
             subject, body = notification_email(req)
             email = partner.notify_email
@@ -618,8 +619,8 @@ def admission_request_place_callback(*, request_id: int, now: dt.datetime | None
     index = req.callback_choice_index
     while index < len(choices):
         choice = choices[index]
-        facility = Facility.objects.select_related("partner").filter(id=choice["facility_id"]).first()
-        if facility is None or not facility.is_active or not facility.partner.is_routable:
+        facility = routing_directory.source().dialable_facility(choice["facility_id"])
+        if facility is None:
             index += 1
             continue
         if not routing_services.claim_leg(partner_id=facility.partner_id, now=now):
@@ -637,7 +638,7 @@ def admission_request_place_callback(*, request_id: int, now: dt.datetime | None
                 admission_request_id=request_id,
                 sequence=sequence,
                 partner_id=facility.partner_id,
-                facility=facility,
+                facility_id=facility.facility_id,
                 started_at=now,
             )
         except IntegrityError:
@@ -647,7 +648,7 @@ def admission_request_place_callback(*, request_id: int, now: dt.datetime | None
         urls = callback_urls(attempt.pk)
         try:
             sid = twilio_client.create_call(
-                to=str(facility.phone),
+                to=facility.phone,
                 url=urls["whisper"],
                 status_callback=urls["status"],
                 timeout=settings.DIAL_RING_TIMEOUT_SECONDS,
@@ -656,7 +657,9 @@ def admission_request_place_callback(*, request_id: int, now: dt.datetime | None
             DialAttempt.objects.filter(id=attempt.pk).update(outcome=DialAttempt.Outcome.FAILED, ended_at=now)
             routing_services.release_leg(partner_id=facility.partner_id, accepted=False, now=now)
             if exc.permanent:
-                logger.warning("Partner facility %s number rejected by Twilio (%s); next partner", facility.pk, exc)
+                logger.warning(
+                    "Partner facility %s number rejected by Twilio (%s); next partner", facility.facility_id, exc
+                )
                 _check_auto_pause(facility.partner_id, now)
                 index += 1
                 AdmissionRequest.objects.filter(id=request_id).update(callback_choice_index=index)
@@ -673,10 +676,12 @@ def admission_request_place_callback(*, request_id: int, now: dt.datetime | None
                 "callback_choice_index": index,
                 "next_action_at": now + CALL_STATUS_GUARD,
                 "partner_id": facility.partner_id,
-                "facility_id": facility.pk,
+                "facility_id": facility.facility_id,
             }
             if req.status != Status.CALLBACK_ATTEMPTED:
-                _set_status(req, to=Status.CALLBACK_ATTEMPTED, now=now, note=f"calling {facility.partner}", extra=extra)
+                _set_status(
+                    req, to=Status.CALLBACK_ATTEMPTED, now=now, note=f"calling {facility.partner_label}", extra=extra
+                )
             else:
                 for name, value in extra.items():
                     setattr(req, name, value)
@@ -852,10 +857,8 @@ def callback_leg_ended(*, attempt_id: int, call_status: str, now: dt.datetime | 
 def _check_auto_pause(partner_id: int, now: dt.datetime) -> None:
     """A callback leg that went unanswered or failed counts toward the partner's automatic pause (as calls do)."""
     try:
-        from helpline.calls.services import partner_check_auto_pause
-
         with transaction.atomic():  # a savepoint: a failure here leaves the caller's transaction usable
-            partner_check_auto_pause(partner_id=partner_id, now=now)
+            events.partner_leg_unanswered.send(sender=DialAttempt, partner_id=partner_id, now=now)
     except Exception:  # noqa: BLE001 - never break the webhook or the task over the pause check
         logger.exception("Auto-pause check for partner %s failed", partner_id)
 
@@ -873,10 +876,8 @@ def _release_leg(attempt: DialAttempt) -> None:
 
 
 def _bill(attempt_id: int) -> None:
-    from partners.billing import rule as billing
-
     try:
-        billing.bill_admission_callback(attempt_id=attempt_id)
+        events.admission_callback_leg_final.send(sender=DialAttempt, attempt_id=attempt_id)
     except Exception:  # noqa: BLE001 - billing is idempotent and re-run by its own sweep; never break the webhook
         logger.exception("Billing admission callback attempt %s failed", attempt_id)
 

@@ -18,15 +18,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
+from helpline import events
 from helpline.models import Call, CallEvent, DialAttempt, HelplineNumber
 from helpline.privacy import caller_hash, normalise_phone
-from partners.models import Facility, Partner
 from routing.engine import Location, RouteRequest
 
 logger = logging.getLogger(__name__)
@@ -87,7 +86,7 @@ def forget_helpline_numbers(**_kwargs: object) -> None:
 
 post_save.connect(forget_helpline_numbers, sender=HelplineNumber, dispatch_uid="voice-forget-numbers-save")
 post_delete.connect(forget_helpline_numbers, sender=HelplineNumber, dispatch_uid="voice-forget-numbers-delete")
-post_save.connect(forget_helpline_numbers, sender=Facility, dispatch_uid="voice-forget-numbers-facility")
+# A facility edit (its listing numbers) forgets them too: connected by partners.apps (the owner of Facility).
 
 
 def helpline_number_for(*, to_number: str) -> HelplineNumber | None:
@@ -470,8 +469,6 @@ def _notify_partner_connected(*, call: Call, attempt: DialAttempt, now: datetime
     Recorded after the caller's leg is bridged; a failure here is logged and
     never reaches the caller.
     """
-    from partners.webhooks.delivery import enqueue_event
-
     if not attempt.partner.webhook_url:
         return  # the partner is in hand (the leg's row was read with it): no savepoint, no query to learn this
     payload = {
@@ -484,7 +481,9 @@ def _notify_partner_connected(*, call: Call, attempt: DialAttempt, now: datetime
     }
     try:
         with transaction.atomic():
-            enqueue_event(partner_id=attempt.partner_id, event="call.connected", payload=payload)
+            events.partner_webhook.send(
+                sender=Call, partner_id=attempt.partner_id, event="call.connected", payload=payload
+            )
     except Exception:  # noqa: BLE001 - the webhook is a courtesy; the call goes on
         logger.exception("call.connected webhook for call %s not recorded", call.pk)
 
@@ -552,7 +551,7 @@ def attempt_finish(
                 call.save(update_fields=["talk_seconds"])
         _bill_when_final(call=call)
     if outcome in UNANSWERED_OUTCOMES:
-        partner_check_auto_pause(partner_id=attempt.partner_id, now=now)
+        events.partner_leg_unanswered.send(sender=DialAttempt, partner_id=attempt.partner_id, now=now)
     return True
 
 
@@ -652,61 +651,6 @@ def _bill_when_final(*, call: Call) -> None:
         return
     if getattr(call, "_bill_scheduled", False):
         return  # one request, one billing run
-    from partners.billing.rule import bill_call
-
     call._bill_scheduled = True  # type: ignore[attr-defined]
     call_id = call.pk
-    transaction.on_commit(lambda: bill_call(call_id=call_id), robust=True)
-
-
-# --- Automatic pause (issue 7) -----------------------------------------------------------------------------
-
-
-AUTO_PAUSE_REASON_PREFIX = "auto-paused"  # staff lists find automatic pauses by it
-
-
-def partner_check_auto_pause(*, partner_id: int, now: datetime) -> bool:
-    """Pause a partner whose legs keep going unanswered or failing, and tell staff.
-
-    Every caller sent to such a number loses ring time before failover. The
-    pause is a compare-and-set from ``active`` so staff are alerted once.
-    """
-    window = timedelta(minutes=settings.AUTO_PAUSE_WINDOW_MINUTES)
-    threshold = settings.AUTO_PAUSE_UNANSWERED_THRESHOLD
-    recent = DialAttempt.objects.filter(
-        partner_id=partner_id, outcome__in=UNANSWERED_OUTCOMES, ended_at__gte=now - window
-    ).count()
-    if recent < threshold:
-        return False
-    minutes = settings.AUTO_PAUSE_WINDOW_MINUTES
-    reason = f"{AUTO_PAUSE_REASON_PREFIX}: {recent} unanswered or failed calls within {minutes} minutes"
-    paused = (
-        Partner.objects.filter(pk=partner_id, status=Partner.Status.ACTIVE).update(
-            status=Partner.Status.PAUSED, paused_reason=reason[:200], updated_at=now
-        )
-        == 1
-    )
-    if not paused:
-        return False
-    logger.warning("Partner %s paused automatically (%s)", partner_id, reason)
-    recipients = list(settings.STAFF_ALERT_EMAILS)
-    if recipients:
-        name = Partner.objects.filter(pk=partner_id).values_list("display_name", flat=True).first() or partner_id
-
-        def alert() -> None:
-            try:
-                send_mail(
-                    subject=f"[{settings.HELPLINE_NAME}] Partner paused automatically: {name}",
-                    message=(
-                        f"{name} (partner #{partner_id}) stopped receiving calls at {now:%Y-%m-%d %H:%M} UTC.\n"
-                        f"Reason: {reason}.\nCheck the number and opening hours, then set the partner "
-                        "back to active in the staff admin."
-                    ),
-                    from_email=None,
-                    recipient_list=recipients,
-                )
-            except Exception:  # noqa: BLE001 - an alert failure must not touch the call in progress
-                logger.exception("Could not send the auto-pause alert for partner %s", partner_id)
-
-        transaction.on_commit(alert, robust=True)
-    return True
+    transaction.on_commit(lambda: events.call_final.send(sender=Call, call_id=call_id), robust=True)

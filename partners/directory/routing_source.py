@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.models import Subquery
 
 from partners.models import ClosedDate, Facility, OpeningHours, Partner, caps_time_zone_expression
-from routing.directory import FACILITY_FIELDS, LIVE_FIELDS, DirectoryKey
+from routing.directory import FACILITY_FIELDS, LIVE_FIELDS, DialableFacility, DirectoryKey
 from routing.models import DirectoryVersion, PartnerCounter, RotationCounter
 from routing.selectors import async_commit_sql
 
@@ -43,6 +43,17 @@ class PartnersDirectory:
 
     def active_facilities(self) -> Iterable[tuple]:
         return Facility.objects.filter(is_active=True).values_list(*FACILITY_FIELDS)
+
+    def dialable_facility(self, facility_id: int) -> DialableFacility | None:
+        facility = Facility.objects.select_related("partner").filter(id=facility_id).first()
+        if facility is None or not facility.is_active or not facility.partner.is_routable:
+            return None
+        return DialableFacility(
+            facility_id=facility.pk,
+            partner_id=facility.partner_id,
+            phone=str(facility.phone),
+            partner_label=str(facility.partner),
+        )
 
     def partner_caps(self, partner_id: int) -> tuple | None:
         return (

@@ -11,12 +11,16 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from helpline.calls.services import UNANSWERED_OUTCOMES
+from helpline.models import DialAttempt
 from partners.directory.validation import validate_opening_spans
 from partners.models import Dispute, Facility, LedgerEntry, OpeningHours, Partner, PartnerChangeLog
 from routing import services as routing_services
@@ -214,3 +218,66 @@ def facility_hours_set(
                 detail={"facility": facility.pk, "facility_name": facility.name, "before": before, "after": after},
             )
     return facility
+
+
+# --- Automatic pause (issue 7): on the helpline's partner_leg_unanswered event ----------------------
+
+
+AUTO_PAUSE_REASON_PREFIX = "auto-paused"  # staff lists find automatic pauses by it
+
+
+def partner_check_auto_pause(*, partner_id: int, now: dt.datetime) -> bool:
+    """Pause a partner whose legs keep going unanswered or failing, and tell staff.
+
+    Every caller sent to such a number loses ring time before failover. The
+    pause is a compare-and-set from ``active`` so staff are alerted once.
+    """
+    window = dt.timedelta(minutes=settings.AUTO_PAUSE_WINDOW_MINUTES)
+    threshold = settings.AUTO_PAUSE_UNANSWERED_THRESHOLD
+    recent = DialAttempt.objects.filter(
+        partner_id=partner_id, outcome__in=UNANSWERED_OUTCOMES, ended_at__gte=now - window
+    ).count()
+    if recent < threshold:
+        return False
+    minutes = settings.AUTO_PAUSE_WINDOW_MINUTES
+    reason = f"{AUTO_PAUSE_REASON_PREFIX}: {recent} unanswered or failed calls within {minutes} minutes"
+    with transaction.atomic():
+        paused = (
+            Partner.objects.filter(pk=partner_id, status=Partner.Status.ACTIVE).update(
+                status=Partner.Status.PAUSED, paused_reason=reason[:200], updated_at=now
+            )
+            == 1
+        )
+        if not paused:
+            return False
+        # Logged like a pause by staff or by the partner (``partner_pause``), by nobody in particular.
+        PartnerChangeLog.objects.create(
+            partner_id=partner_id,
+            at=now,
+            by=None,
+            by_label="automatic",
+            action="paused",
+            detail={"status": ["active", "paused"], "reason": reason[:200]},
+        )
+    logger.warning("Partner %s paused automatically (%s)", partner_id, reason)
+    recipients = list(settings.STAFF_ALERT_EMAILS)
+    if recipients:
+        name = Partner.objects.filter(pk=partner_id).values_list("display_name", flat=True).first() or partner_id
+
+        def alert() -> None:
+            try:
+                send_mail(
+                    subject=f"[{settings.HELPLINE_NAME}] Partner paused automatically: {name}",
+                    message=(
+                        f"{name} (partner #{partner_id}) stopped receiving calls at {now:%Y-%m-%d %H:%M} UTC.\n"
+                        f"Reason: {reason}.\nCheck the number and opening hours, then set the partner "
+                        "back to active in the staff admin."
+                    ),
+                    from_email=None,
+                    recipient_list=recipients,
+                )
+            except Exception:  # noqa: BLE001 - an alert failure must not touch the call in progress
+                logger.exception("Could not send the auto-pause alert for partner %s", partner_id)
+
+        transaction.on_commit(alert, robust=True)
+    return True

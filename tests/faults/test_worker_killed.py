@@ -65,7 +65,7 @@ def test_worker_killed_while_texting_the_partner_sends_one_text_and_one_callback
         time.sleep(VISIBILITY_TIMEOUT + 1)
 
         second = start_worker(env, name="second")
-        task = "helpline.admission.tasks.notify_partner_of_admission_request"
+        task = "helpline.tasks.notify_partner_of_admission_request"
         # Late ack: the unacknowledged message comes back to the new worker (same task id).
         wait_for(lambda: _task_ids(second.output(), task), timeout=60, what="task redelivered to the second worker")
         assert _task_ids(second.output(), task) == _task_ids(first.output(), task)
@@ -108,7 +108,7 @@ def test_worker_killed_while_placing_the_callback_places_it_once(app_env, redis_
         time.sleep(VISIBILITY_TIMEOUT + 1)
 
         second = start_worker(env, name="second")
-        task = "helpline.admission.tasks.place_admission_callback"
+        task = "helpline.tasks.place_admission_callback"
         wait_for(lambda: _task_ids(second.output(), task), timeout=60, what="callback task redelivered")
         time.sleep(2)
         for _ in range(2):

@@ -10,9 +10,9 @@ from django.core import mail
 from django.test import TestCase
 from django.utils import timezone
 
-from helpline.calls.services import partner_check_auto_pause
 from helpline.models import DialAttempt
-from partners.models import Partner
+from partners.directory.services import partner_check_auto_pause
+from partners.models import Partner, PartnerChangeLog
 from tests.factories import FacilityFactory
 from tests.helpline.voice_support import CallDriver, fresh_routing_directory, make_directory
 
@@ -58,6 +58,9 @@ def test_a_paused_partner_is_paused_once_and_staff_alerted_once(settings):
         assert partner_check_auto_pause(partner_id=facility.partner_id, now=now) is True
         assert partner_check_auto_pause(partner_id=facility.partner_id, now=now) is False
     assert len(mail.outbox) == 1
+    # Logged like any other pause, once.
+    log = list(PartnerChangeLog.objects.filter(partner_id=facility.partner_id).values_list("action", "by_label"))
+    assert log == [("paused", "automatic")]
 
 
 def test_busy_lines_and_old_misses_do_not_pause(settings):

@@ -10,9 +10,9 @@ import pytest
 
 from partners.billing import rule as billing
 from partners.billing.invoices import generate_invoice, invoice_csv, invoice_pdf, month_bounds, previous_month
+from partners.billing.tasks import generate_monthly_invoices
 from partners.directory.services import ledger_adjust
 from partners.models import Invoice, InvoiceLine
-from partners.webhooks.tasks import generate_monthly_invoices
 from tests.factories import FacilityFactory, PartnerFactory, StaffFactory
 from tests.partners.factories import billed_call
 
