@@ -238,6 +238,7 @@ REQUEST_STORIES: list[tuple[str, str, str, int]] = [
     (S.CLOSED, "33130", "detox", 30),
     (S.UNROUTED, "59601", "detox", 1),  # Helena, MT: no partner serves Montana
     (S.ROUTED, "78701", "residential", 4),  # overdue: still waiting hours later
+    (S.HELD, "60614", "detox", 1),  # held by the new-number breaker until staff approve it
 ]
 
 
@@ -298,6 +299,10 @@ def _seed_requests(*, now: dt.datetime, report: DemoReport) -> None:
         )  # fmt: skip
         report.requests += 1
         if final == S.NEW:
+            continue
+        if final == S.HELD:
+            _step(req, S.HELD, created, "held for staff approval: many new numbers this hour", needs_attention=True)
+            req.save()
             continue
         at = created + dt.timedelta(seconds=2)
         choice = _route_request(req, now=at)
