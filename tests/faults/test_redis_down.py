@@ -77,7 +77,7 @@ def test_forms_save_while_redis_is_down_and_their_work_is_sent_once_when_it_is_b
         redis_server.stop()
 
         response, seconds = _submit_form(app.extra["base"])
-        assert response.status_code == 302, response.text[:500]
+        assert response.status_code == 302, response.text[:3000]
         assert seconds < 5, f"form took {seconds:.1f}s with Redis down"
         request = AdmissionRequest.objects.get()
         assert request.phone == "+1" + re.sub(r"\D", "", PHONE)
@@ -113,7 +113,7 @@ def test_forms_save_while_redis_is_down_and_their_work_is_sent_once_when_it_is_b
         assert len(fake.calls()) == 1
 
         # The running app reconnected by itself: a new request goes straight through, no sweeper needed.
-        again, _ = _submit_form(app.extra["base"], phone="512-555-0142", first_name="Alex")
+        again, _ = _submit_form(app.extra["base"], phone="512-555-0242", first_name="Alex")
         assert again.status_code == 302
         wait_for(
             lambda: AdmissionRequest.objects.filter(notified_at__isnull=False).count() == 2,
