@@ -1,4 +1,4 @@
-"""Shared fixtures. App-specific factories live in tests/<app>/factories.py."""
+"""Shared fixtures. The test factories live in tests/factories/, a module per room."""
 
 from __future__ import annotations
 

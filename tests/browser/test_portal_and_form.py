@@ -21,12 +21,11 @@ from helpline.models import AdmissionRequest, ContactBlock, DialAttempt
 from partners.billing import rule as billing
 from partners.billing.invoices import generate_invoice, previous_month
 from partners.models import PartnerMembership
-from tests.factories import FacilityFactory, PartnerFactory, UserFactory
+from tests.factories import CallFactory, DialAttemptFactory, FacilityFactory, PartnerFactory, UserFactory, billed_call
 from tests.helpline.admission_support import (  # noqa: F401
     fresh_routing_directory_fixture,
     twilio_offline_fixture,
 )
-from tests.partners.factories import CallFactory, DialAttemptFactory, billed_call
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

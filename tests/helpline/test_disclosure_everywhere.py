@@ -282,10 +282,10 @@ def world(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
 
 def _activity(facility: Any) -> None:
     """Calls, legs, a request and an invoice through the other apps' own test factories and services."""
-    from tests.partners import factories as billing_factories
+    from tests import factories
 
-    call, _attempt = billing_factories.billed_call(facility=facility)
-    billing_factories.AdmissionRequestFactory(partner=facility.partner, facility=facility)
+    call, _attempt = factories.billed_call(facility=facility)
+    factories.AdmissionRequestFactory(partner=facility.partner, facility=facility)
     try:
         from partners.billing.invoices import generate_invoice
         from partners.billing.rule import bill_call

@@ -14,8 +14,7 @@ from helpline.models import AuditEvent
 from partners.billing import rule as billing
 from partners.billing.invoices import generate_invoice
 from partners.models import BillingDecision, LedgerEntry, PartnerMembership
-from tests.factories import FacilityFactory, StaffFactory, UserFactory
-from tests.partners.factories import AdmissionRequestFactory, billed_call
+from tests.factories import AdmissionRequestFactory, FacilityFactory, StaffFactory, UserFactory, billed_call
 
 pytestmark = pytest.mark.django_db
 

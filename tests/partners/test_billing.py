@@ -12,13 +12,16 @@ from helpline.models import Call, DialAttempt
 from partners.billing import rule as billing
 from partners.directory.services import ledger_adjust
 from partners.models import BillingDecision, LedgerEntry, LedgerImmutableError, PriceChange
-from tests.factories import FacilityFactory, PartnerFactory, StaffFactory, UserFactory
-from tests.partners.factories import (
+from tests.factories import (
     T0,
     AdmissionRequestFactory,
     CallbackLegFactory,
     CallFactory,
     DialAttemptFactory,
+    FacilityFactory,
+    PartnerFactory,
+    StaffFactory,
+    UserFactory,
     billed_call,
 )
 

@@ -11,8 +11,7 @@ from partners.billing import rule as billing
 from partners.billing.invoices import generate_invoice
 from partners.directory.services import dispute_open
 from partners.models import Dispute, LedgerEntry, PartnerMembership
-from tests.factories import FacilityFactory, StaffFactory, UserFactory
-from tests.partners.factories import billed_call
+from tests.factories import FacilityFactory, StaffFactory, UserFactory, billed_call
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,7 @@ from django.db import connection, connections
 
 from partners.billing import rule as billing
 from partners.models import BillingDecision, LedgerEntry
-from tests.factories import FacilityFactory
-from tests.partners.factories import T0, billed_call
+from tests.factories import T0, FacilityFactory, billed_call
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

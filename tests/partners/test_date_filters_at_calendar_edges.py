@@ -8,8 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from partners.selectors import parse_cursor
-from tests.factories import FacilityFactory, PartnerUserFactory, StaffFactory
-from tests.partners.factories import billed_call
+from tests.factories import FacilityFactory, PartnerUserFactory, StaffFactory, billed_call
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,7 @@ from partners.billing.invoices import generate_invoice, invoice_csv, invoice_pdf
 from partners.billing.tasks import generate_monthly_invoices
 from partners.directory.services import ledger_adjust
 from partners.models import Invoice, InvoiceLine
-from tests.factories import FacilityFactory, PartnerFactory, StaffFactory
-from tests.partners.factories import billed_call
+from tests.factories import FacilityFactory, PartnerFactory, StaffFactory, billed_call
 
 pytestmark = pytest.mark.django_db
 

@@ -37,8 +37,7 @@ from partners.models import (
     WebhookDelivery,
     WebhookEvent,
 )
-from tests.factories import FacilityFactory, PartnerFactory, UserFactory
-from tests.partners.factories import AdmissionRequestFactory, billed_call
+from tests.factories import AdmissionRequestFactory, FacilityFactory, PartnerFactory, UserFactory, billed_call
 
 # Rows are made "minutes ago" and counted by day and month: a clock far from any boundary.
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quiet_clock")]

@@ -15,8 +15,17 @@ from partners.billing import rule as billing
 from partners.billing.invoices import generate_invoice
 from partners.directory.services import dispute_approve, dispute_reject
 from partners.models import BillingDecision, Dispute, LedgerEntry, Partner, PartnerChangeLog
-from tests.factories import FacilityFactory, OpeningHoursFactory, PartnerFactory, StaffFactory, UserFactory
-from tests.partners.factories import AdmissionRequestFactory, CallFactory, DialAttemptFactory, billed_call
+from tests.factories import (
+    AdmissionRequestFactory,
+    CallFactory,
+    DialAttemptFactory,
+    FacilityFactory,
+    OpeningHoursFactory,
+    PartnerFactory,
+    StaffFactory,
+    UserFactory,
+    billed_call,
+)
 
 # Rows are made "minutes ago" and counted by day and month: a clock far from any boundary.
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quiet_clock")]

@@ -14,8 +14,15 @@ from django.urls import reverse
 from partners.billing import rule as billing
 from partners.billing.invoices import generate_invoice
 from partners.models import Dispute, PartnerMembership
-from tests.factories import FacilityFactory, PartnerFactory, StaffFactory, UserFactory
-from tests.partners.factories import CallFactory, DialAttemptFactory, billed_call
+from tests.factories import (
+    CallFactory,
+    DialAttemptFactory,
+    FacilityFactory,
+    PartnerFactory,
+    StaffFactory,
+    UserFactory,
+    billed_call,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -56,11 +63,10 @@ def test_dashboard_on_the_first_shows_the_invoice_just_issued(client, member, fa
     """1 December: nothing spent yet this month, and November's invoice is right there."""
     for n in range(39):
         _bill(facility, NOV + dt.timedelta(hours=n), caller=f"+1512555{n:04d}")
-    invoice = generate_invoice(partner=facility.partner, month=dt.date(2026, 11, 1))
-    assert invoice.total_cents == 175500
-
     with time_machine.travel(FIRST_OF_DEC, tick=False):
+        invoice = generate_invoice(partner=facility.partner, month=dt.date(2026, 11, 1))  # issued on the 1st
         html = client.get(reverse("portal:dashboard")).content.decode()
+    assert invoice.total_cents == 175500
 
     spend = _tile(html, "spend")
     assert "Spend in December" in spend and "$0.00" in spend and "0% of your $5,000.00 monthly budget" in spend

@@ -15,8 +15,16 @@ from partners import selectors
 from partners.billing import rule as billing
 from partners.directory.services import ledger_adjust
 from partners.models import LedgerEntry
-from tests.factories import FacilityFactory, PartnerFactory, StaffFactory
-from tests.partners.factories import T0, AdmissionRequestFactory, CallbackLegFactory, CallFactory, billed_call
+from tests.factories import (
+    T0,
+    AdmissionRequestFactory,
+    CallbackLegFactory,
+    CallFactory,
+    FacilityFactory,
+    PartnerFactory,
+    StaffFactory,
+    billed_call,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,7 @@ from partners.billing import rule as billing
 from partners.models import WebhookDelivery, WebhookEvent
 from partners.webhooks import delivery as webhooks
 from partners.webhooks.tasks import sweep_webhook_deliveries
-from tests.factories import FacilityFactory, PartnerFactory
-from tests.partners.factories import billed_call
+from tests.factories import FacilityFactory, PartnerFactory, billed_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

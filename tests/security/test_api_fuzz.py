@@ -11,8 +11,7 @@ from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from tests.factories import FacilityFactory, PartnerUserFactory
-from tests.partners.factories import AdmissionRequestFactory, DialAttemptFactory
+from tests.factories import AdmissionRequestFactory, DialAttemptFactory, FacilityFactory, PartnerUserFactory
 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 FUZZ = settings(

@@ -15,8 +15,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.factories import FacilityFactory, PartnerUserFactory
-from tests.partners.factories import AdmissionRequestFactory, billed_call
+from tests.factories import AdmissionRequestFactory, FacilityFactory, PartnerUserFactory, billed_call
 from tests.partners.test_isolation import _include
 
 pytestmark = pytest.mark.django_db

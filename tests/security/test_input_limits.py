@@ -88,7 +88,7 @@ def test_api_rejects_malformed_input_with_a_field_error_and_saves_nothing(client
 @pytest.fixture
 def hostile_request():
     """Hostile text that reached the database anyway (an older import, a staff note)."""
-    from tests.partners.factories import AdmissionRequestFactory
+    from tests.factories import AdmissionRequestFactory
 
     facility = FacilityFactory(name=FORMULA)
     return AdmissionRequestFactory(

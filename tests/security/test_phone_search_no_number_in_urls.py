@@ -18,8 +18,7 @@ from django.conf import settings
 from django.test import Client
 
 from helpline.privacy import caller_hash
-from tests.factories import StaffFactory
-from tests.partners.factories import AdmissionRequestFactory
+from tests.factories import AdmissionRequestFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -12,13 +12,13 @@ from django.utils import timezone
 from helpline.models import AdmissionRequest, AdmissionStatusChange, AuditEvent, Call, CallEvent
 from helpline.retention import purge_caller_data, purge_expired_caller_data
 from routing.models import RoutingDecision
-from tests.factories import PartnerFactory
-from tests.security.factories import (
+from tests.factories import (
     CALLER_NAME,
     CALLER_NUMBER,
     AdmissionRequestFactory,
     CallEventFactory,
     CallFactory,
+    PartnerFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -98,7 +98,7 @@ def test_old_admission_request_loses_name_phone_and_health_details():
     assert _raw("helpline_admissionrequest", "first_name", old.pk) is None
     assert _raw("helpline_admissionrequest", "phone", old.pk) is None
     assert (old.substances, old.payment, old.caller_timezone, old.zip_code, old.staff_note) == ([], "", "", "", "")
-    assert (old.service, old.state, old.status) == ("detox", "TX", "new")
+    assert (old.service, old.state, old.status) == ("residential", "TX", "routed")
     change.refresh_from_db()
     assert (change.note, change.to_status) == ("", "closed")
     recent.refresh_from_db()
@@ -186,7 +186,7 @@ def test_scheduled_task_is_registered_and_purges():
 def test_billing_ledger_and_counts_survive_the_purge_and_its_hash_copy_goes():
     from partners.billing.rule import bill_call
     from partners.models import BillingDecision, LedgerEntry
-    from tests.partners.factories import DialAttemptFactory
+    from tests.factories import DialAttemptFactory
 
     attempt = DialAttemptFactory(call__started_at=_days_ago(120), started_at=_days_ago(120), talk_seconds=400)
     bill_call(call_id=attempt.call_id)

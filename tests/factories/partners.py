@@ -1,29 +1,13 @@
-"""Factories shared by every test folder."""
+"""The partners room: partners, facilities, opening hours, and a partner's user."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import factory
-from django.contrib.auth import get_user_model
 
-from helpline.models import HelplineNumber
 from partners.models import Facility, OpeningHours, Partner, PartnerMembership
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = get_user_model()
-        django_get_or_create = ("username",)
-
-    username = factory.Sequence(lambda n: f"user{n}")
-    email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
-    password = factory.PostGenerationMethodCall("set_password", "a-long-test-password-1")
-
-
-class StaffFactory(UserFactory):
-    is_staff = True
-    is_superuser = True
+from tests.factories.users import UserFactory
 
 
 class PartnerFactory(factory.django.DjangoModelFactory):
@@ -68,14 +52,6 @@ class OpeningHoursFactory(factory.django.DjangoModelFactory):
     weekday = 0
     opens = dt.time(8, 0)
     closes = dt.time(18, 0)
-
-
-class HelplineNumberFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = HelplineNumber
-
-    number = factory.Sequence(lambda n: f"+1888555{n % 10000:04d}")
-    kind = HelplineNumber.Kind.GENERAL
 
 
 class PartnerUserFactory(UserFactory):

@@ -1,4 +1,8 @@
-"""Factories for billing and portal tests: calls, dial legs and admission requests written directly."""
+"""The helpline room: helpline numbers, calls and their events, dial legs, admission requests, written directly.
+
+One caller by default (``CALLER_NUMBER``, ``CALLER_NAME``): two rows made without ``caller`` are the same
+person, as a repeat caller would be. Pass ``caller`` for another number; its hash is derived from it.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,34 @@ import datetime as dt
 import factory
 from django.utils import timezone
 
-from helpline.models import AdmissionRequest, Call, DialAttempt
+from helpline.models import AdmissionRequest, Call, CallEvent, DialAttempt, HelplineNumber
 from helpline.privacy import caller_hash
-from tests.factories import FacilityFactory
+from tests.factories.partners import FacilityFactory
 
 T0 = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
+CALLER_NUMBER = "+15125550123"
+CALLER_NAME = "Marguerite"
+
+
+class HelplineNumberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = HelplineNumber
+
+    number = factory.Sequence(lambda n: f"+1888555{n % 10000:04d}")
+    kind = HelplineNumber.Kind.GENERAL
 
 
 class CallFactory(factory.django.DjangoModelFactory):
-    """An ended call; pass ``caller`` for a real number (hash derived from it)."""
+    """An ended call from ``caller``."""
 
     class Meta:
         model = Call
 
     class Params:
-        caller = "+15125550123"
+        caller = CALLER_NUMBER
 
     call_sid = factory.Sequence(lambda n: f"CA{n:032d}")
+    to_number = "+18885550100"
     caller_number = factory.SelfAttribute("caller")
     caller_hash = factory.LazyAttribute(lambda c: caller_hash(c.caller))
     caller_area = "Austin, TX"
@@ -33,6 +48,19 @@ class CallFactory(factory.django.DjangoModelFactory):
     status = Call.Status.COMPLETED
     started_at = T0
     ended_at = factory.LazyAttribute(lambda c: c.started_at + dt.timedelta(minutes=6))
+
+
+class CallEventFactory(factory.django.DjangoModelFactory):
+    """Twilio's final status callback for ``call``, as stored."""
+
+    class Meta:
+        model = CallEvent
+
+    call = factory.SubFactory(CallFactory)
+    sid = factory.LazyAttribute(lambda e: e.call.call_sid)
+    kind = "status"
+    status = "completed"
+    detail = factory.LazyFunction(lambda: {"CallDuration": "42", "FromZip": "78701"})
 
 
 class DialAttemptFactory(factory.django.DjangoModelFactory):
@@ -53,19 +81,24 @@ class DialAttemptFactory(factory.django.DjangoModelFactory):
 
 
 class AdmissionRequestFactory(factory.django.DjangoModelFactory):
+    """A routed request for a call back from ``caller``, with the answers a caller may give."""
+
     class Meta:
         model = AdmissionRequest
 
     class Params:
-        caller = "+15125550123"
+        caller = CALLER_NUMBER
 
     for_whom = AdmissionRequest.ForWhom.MYSELF
-    first_name = "Sam"
+    first_name = CALLER_NAME
     phone = factory.SelfAttribute("caller")
     phone_hash = factory.LazyAttribute(lambda r: caller_hash(r.caller))
     zip_code = "78701"
     state = "TX"
     service = "residential"
+    substances = factory.LazyFunction(lambda: ["alcohol", "opioids"])
+    payment = AdmissionRequest.Payment.MEDICAID
+    caller_timezone = "America/Chicago"
     consent_text = "A treatment provider who pays to advertise here will call or text me."
     consent_version = "2026-01"
     consented_at = T0
@@ -81,7 +114,7 @@ class CallbackLegFactory(DialAttemptFactory):
     started_at = T0
 
 
-def billed_call(*, facility, started_at=T0, caller="+15125550123", talk_seconds=300, **call_kwargs):
+def billed_call(*, facility, started_at=T0, caller=CALLER_NUMBER, talk_seconds=300, **call_kwargs):
     """A finished call with one accepted leg to ``facility``."""
     call = CallFactory(
         started_at=started_at,
