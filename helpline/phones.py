@@ -1,14 +1,21 @@
-"""How a phone number is shown to people: one helper for pages, texts and messages.
+"""How a phone number is shown to people, and whether a number we dial is real: one helper for each.
 
 ``1-888-555-0100`` is how US callers write and read a number; the template
 filters ``phone_display`` and ``tel_href`` (``helpline.templatetags.clearline``)
 and every text or message built in Python use these functions, so a number
-looks the same wherever a person meets it.
+looks the same wherever a person meets it. ``validate_e164_number`` is the one
+check of a number we dial or publish (helpline numbers, partners' facility
+lines), shared by the staff admin and the partner importer.
 """
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
+from django.core.exceptions import ValidationError
+
+E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 def _is_short_code(text: str) -> bool:
@@ -47,3 +54,16 @@ def tel_href(value: object) -> str:
 def sms_href(value: object) -> str:
     """The ``sms:`` target of a number (a short code such as 988 stays as it is)."""
     return "sms:" + tel_href(value).removeprefix("tel:")
+
+
+def validate_e164_number(value: str) -> None:
+    """A callable number written in E.164 (``+15125550100``): shape and numbering plan."""
+    text = str(value or "")
+    if not E164_RE.match(text):
+        raise ValidationError(f"{text!r} is not an E.164 number; write it like +15125550100.")
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(f"{text!r} is not a phone number.") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValidationError(f"{text!r} is not a valid phone number (no such area code or number range).")

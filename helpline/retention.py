@@ -12,8 +12,7 @@ What goes, and when (``now`` minus the retention period is the *cutoff*):
   the ZIP in ``RoutingDecision`` rows older than the cutoff.
 
 The keyed hashes (``Call.caller_hash``, ``AdmissionRequest.phone_hash``,
-``BillingDecision.caller_hash``) are
-not the number, but whoever holds the hash key can test a guessed number
+``BillingDecision.caller_hash``) are not the number, but whoever holds the hash key can test a guessed number
 against them, so they are caller data too. Billing needs them for the
 repeat-caller window ("the same caller reached the same partner within N
 days"), so a hash is kept until the longer of the retention period and the
@@ -25,6 +24,10 @@ Rows are never deleted: the ledger and every count stay intact. Each purged
 row gets ``purged_at`` and one ``AuditEvent`` (action ``purge``, field names
 only). The purge works in batches, claims each batch with a conditional
 update (``purged_at IS NULL``), and is safe to run twice or concurrently.
+
+Billing's copy of the hash and the repeat-caller windows live in ``partners``,
+which the helpline does not import: it registers a ``CallerHashHolder`` at
+start-up (``partners.billing.retention``, in ``PartnersConfig.ready``).
 """
 
 from __future__ import annotations
@@ -32,15 +35,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterator
+from typing import Protocol
 
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Model, QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from helpline.models import AdmissionRequest, AdmissionStatusChange, AuditEvent, Call, CallEvent
-from partners.models import BillingDecision, Partner
 from routing.models import RoutingDecision
 
 logger = logging.getLogger(__name__)
@@ -59,14 +62,31 @@ REQUEST_PURGED_FIELDS = (
 )
 
 
+class CallerHashHolder(Protocol):
+    """A room above the helpline that keeps its own copy of callers' keyed hashes (billing, in ``partners``)."""
+
+    def hash_window_days(self) -> int:
+        """The longest time, in days, its rules look back at a hash (0 when none)."""
+
+    def clear_hashes(self, *, before: dt.datetime, batch_size: int) -> int:
+        """Clear its hashes of rows older than ``before``; the number of rows cleared."""
+
+
+_holders: dict[str, CallerHashHolder] = {}
+
+
+def register_hash_holder(name: str, holder: CallerHashHolder) -> None:
+    """Called once by each app that keeps caller hashes, in its ``AppConfig.ready()`` (idempotent by name)."""
+    _holders[name] = holder
+
+
 def retention_cutoff(*, now: dt.datetime) -> dt.datetime:
     return now - dt.timedelta(days=settings.CALLER_DATA_RETENTION_DAYS)
 
 
 def hash_cutoff(*, now: dt.datetime) -> dt.datetime:
     """Keyed hashes live as long as the retention period or the longest repeat-caller window."""
-    longest_window = Partner.objects.aggregate(m=Max("repeat_caller_window_days"))["m"] or 0
-    days = max(settings.CALLER_DATA_RETENTION_DAYS, longest_window)
+    days = max([settings.CALLER_DATA_RETENTION_DAYS, *(holder.hash_window_days() for holder in _holders.values())])
     return now - dt.timedelta(days=days)
 
 
@@ -88,7 +108,7 @@ def _audit_purge(*, model: type[Model], ids: list[int], fields: tuple[str, ...],
     )
 
 
-def _batches(queryset: QuerySet, *, batch_size: int) -> Iterator[list[int]]:  # type: ignore[type-arg]
+def batches(queryset: QuerySet, *, batch_size: int) -> Iterator[list[int]]:  # type: ignore[type-arg]
     """Yield lists of ids in key order (keyset pagination: rows skipped by a concurrent run are not retried)."""
     last = 0
     while True:
@@ -111,7 +131,7 @@ def _claim(*, model: type[Call] | type[AdmissionRequest], ids: list[int]) -> lis
 def _purge_calls(*, cutoff: dt.datetime, now: dt.datetime, batch_size: int) -> int:
     purged = 0
     pending = Call.objects.filter(started_at__lt=cutoff, purged_at__isnull=True)
-    for ids in _batches(pending, batch_size=batch_size):
+    for ids in batches(pending, batch_size=batch_size):
         with transaction.atomic():
             claimed = _claim(model=Call, ids=ids)
             if not claimed:
@@ -126,7 +146,7 @@ def _purge_calls(*, cutoff: dt.datetime, now: dt.datetime, batch_size: int) -> i
 def _purge_requests(*, cutoff: dt.datetime, now: dt.datetime, batch_size: int) -> int:
     purged = 0
     pending = AdmissionRequest.objects.filter(created_at__lt=cutoff, purged_at__isnull=True)
-    for ids in _batches(pending, batch_size=batch_size):
+    for ids in batches(pending, batch_size=batch_size):
         with transaction.atomic():
             claimed = _claim(model=AdmissionRequest, ids=ids)
             if not claimed:
@@ -150,15 +170,14 @@ def _purge_requests(*, cutoff: dt.datetime, now: dt.datetime, batch_size: int) -
 def _clear_hashes(*, cutoff: dt.datetime, batch_size: int) -> int:
     cleared = 0
     calls = Call.objects.filter(started_at__lt=cutoff, purged_at__isnull=False).exclude(caller_hash="")
-    for ids in _batches(calls, batch_size=batch_size):
+    for ids in batches(calls, batch_size=batch_size):
         cleared += Call.objects.filter(pk__in=ids).update(caller_hash="")
     requests = AdmissionRequest.objects.filter(created_at__lt=cutoff, purged_at__isnull=False).exclude(phone_hash="")
-    for ids in _batches(requests, batch_size=batch_size):
+    for ids in batches(requests, batch_size=batch_size):
         cleared += AdmissionRequest.objects.filter(pk__in=ids).update(phone_hash="")
     # Billing keeps its own copy for the repeat-caller rule; it only ever looks back one window.
-    decisions = BillingDecision.objects.filter(occurred_at__lt=cutoff).exclude(caller_hash="")
-    for ids in _batches(decisions, batch_size=batch_size):
-        cleared += BillingDecision.objects.filter(pk__in=ids).update(caller_hash="")
+    for holder in _holders.values():
+        cleared += holder.clear_hashes(before=cutoff, batch_size=batch_size)
     return cleared
 
 
@@ -166,10 +185,10 @@ def _scrub_leftovers(*, cutoff: dt.datetime, batch_size: int) -> int:
     """Events that never matched a call, and routing decisions: ZIP and webhook detail go too."""
     scrubbed = 0
     events = CallEvent.objects.filter(received_at__lt=cutoff).exclude(detail={})
-    for ids in _batches(events, batch_size=batch_size):
+    for ids in batches(events, batch_size=batch_size):
         scrubbed += CallEvent.objects.filter(pk__in=ids).update(detail={})
     decisions = RoutingDecision.objects.filter(created_at__lt=cutoff).exclude(zip_code="")
-    for ids in _batches(decisions, batch_size=batch_size):
+    for ids in batches(decisions, batch_size=batch_size):
         scrubbed += RoutingDecision.objects.filter(pk__in=ids).update(zip_code="")
     return scrubbed
 

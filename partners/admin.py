@@ -21,11 +21,11 @@ from django.utils import timezone
 
 from config.staff_time import start_of_staff_day
 from helpline.models import HelplineNumber
+from helpline.phones import validate_e164_number
 from partners.billing.invoices import usd
 from partners.directory import services
 from partners.directory.services import AUTO_PAUSE_REASON_PREFIX
 from partners.directory.validation import (
-    validate_e164_number,
     validate_iana_timezone,
     validate_opening_spans,
     validate_real_zip,

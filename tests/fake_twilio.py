@@ -2,7 +2,7 @@
 
 ``FakeTwilio`` is a small threaded HTTP server on 127.0.0.1 that records the
 ``Calls.json`` and ``Messages.json`` POSTs the app makes through
-``helpline.voice.client`` and answers the way Twilio does (201 + JSON with a
+``helpline.twilio_rest`` and answers the way Twilio does (201 + JSON with a
 SID, or Twilio's error JSON). Failures are programmable::
 
     fake.fail_next("Calls", status=500)                       # one 5xx

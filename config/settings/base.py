@@ -240,7 +240,7 @@ STAFF_REQUIRE_OTP = env.bool("STAFF_REQUIRE_OTP", default=False)
 # ones wait for staff approval; staff are e-mailed (STAFF_ALERT_EMAILS).
 ADMISSION_NEW_NUMBERS_PER_HOUR = env.int("ADMISSION_NEW_NUMBERS_PER_HOUR", default=30)
 
-# Partner webhooks go to https and public addresses only (partners/webhooks/addresses.py). These two
+# Partner webhooks go to https and public addresses only (partners/webhook_addresses.py). These two
 # exist for tests that deliver to a receiver on loopback; leave them off/empty everywhere else.
 WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
 WEBHOOK_ALLOWED_NETWORKS: list[str] = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])

@@ -21,8 +21,8 @@ from django.http import HttpRequest
 
 from helpline.attribution import TrackingSource
 from helpline.models import DisclosureVersion, HelplineNumber, SourceKind
+from helpline.phones import validate_e164_number
 from helpline.site.disclosure import current_version
-from partners.directory.validation import validate_e164_number
 
 DISCLOSURE_FIELDS = ("intro", "listing_calls", "fees", "no_obligation", "free_confidential", "not_affiliated")
 MIN_STATEMENT_LENGTH = 10

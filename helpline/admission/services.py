@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -36,13 +37,12 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from helpline import events
+from helpline import events, twilio_rest
 from helpline.admission import policy
 from helpline.admission.forms import CONSENT_VERSION, WINDOW_SLOTS, consent_label
 from helpline.attribution import Attribution
 from helpline.models import AdmissionRequest, AdmissionStatusChange, ContactBlock, DialAttempt
 from helpline.privacy import caller_hash
-from helpline.voice import client as twilio_client
 from routing import directory as routing_directory
 
 logger = logging.getLogger(__name__)
@@ -74,15 +74,16 @@ def _enqueue_on_commit(task_name: str, *args: Any) -> None:
     """Publish a task after the current transaction commits; a broker outage is logged, not raised.
 
     If publishing fails (Redis down), the row still says what is due and the
-    sweeper enqueues it later.
+    sweeper enqueues it later. The task is found by its registered name
+    (``helpline.tasks.<task_name>``, a contract; ``helpline.admission.tasks``
+    registers it, loaded in ``HelplineConfig.ready``): the tasks call these
+    services, so the services do not import the tasks.
     """
 
     def publish() -> None:
-        from helpline.admission import tasks
-
         try:
             # No publish retries: with Redis down the person's request must not wait; the sweeper re-sends.
-            getattr(tasks, task_name).apply_async(args=args, retry=False)
+            current_app.tasks[f"helpline.tasks.{task_name}"].apply_async(args=args, retry=False)
         except Exception:  # noqa: BLE001 - the broker being down must never lose or fail the request
             logger.warning("Could not enqueue %s for %s; the sweeper will pick it up", task_name, args[:1])
 
@@ -478,7 +479,7 @@ def _send_once(
         return False
     try:
         send()
-    except twilio_client.TwilioFailure as exc:
+    except twilio_rest.TwilioFailure as exc:
         if exc.permanent and permanent_ok:
             logger.warning("Partner notification %s for request %s failed for good: %s", marker, request_id, exc)
             AdmissionRequest.objects.filter(id=request_id).update(needs_attention=True)
@@ -521,7 +522,7 @@ def admission_request_notify(*, request_id: int, now: dt.datetime | None = None)
                 request_id,
                 marker="notify_sms_sent_at",
                 now=now,
-                send=lambda: twilio_client.send_sms(to=to, body=text),
+                send=lambda: twilio_rest.send_sms(to=to, body=text),
             )
         return admission_request_mark_notified(request_id=request_id, now=now)
     finally:
@@ -647,13 +648,13 @@ def admission_request_place_callback(*, request_id: int, now: dt.datetime | None
             return None
         urls = callback_urls(attempt.pk)
         try:
-            sid = twilio_client.create_call(
+            sid = twilio_rest.create_call(
                 to=facility.phone,
                 url=urls["whisper"],
                 status_callback=urls["status"],
                 timeout=settings.DIAL_RING_TIMEOUT_SECONDS,
             )
-        except twilio_client.TwilioFailure as exc:
+        except twilio_rest.TwilioFailure as exc:
             DialAttempt.objects.filter(id=attempt.pk).update(outcome=DialAttempt.Outcome.FAILED, ended_at=now)
             routing_services.release_leg(partner_id=facility.partner_id, accepted=False, now=now)
             if exc.permanent:
@@ -900,8 +901,8 @@ def admission_request_text_caller_missed(*, request_id: int, round_number: int) 
         + "Reply STOP to stop calls and texts."
     )
     try:
-        twilio_client.send_sms(to=req.phone, body=body)
-    except twilio_client.TwilioFailure as exc:
+        twilio_rest.send_sms(to=req.phone, body=body)
+    except twilio_rest.TwilioFailure as exc:
         if not exc.permanent:
             AdmissionRequest.objects.filter(id=request_id, caller_texted_round=round_number).update(
                 caller_texted_round=round_number - 1

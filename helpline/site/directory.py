@@ -4,46 +4,58 @@ One definition of "a listed partner" serves both the directory and the
 "Where do calls go?" list, so the two can never disagree: a partner is listed
 while it is active (not paused) and its licence has been verified, which is
 exactly when it can receive calls.
+
+The partners' tables belong to ``partners``, which the helpline does not
+import: like ``routing.directory``, this module declares the reads it needs
+(``ListingSource``) and ``partners`` registers them at start-up
+(``partners.directory.public_listing``, in ``PartnersConfig.ready``).
 """
 
 from __future__ import annotations
 
-from django import forms
-from django.db import connection
-from django.db.models import Prefetch, QuerySet
+from typing import Any, Protocol
 
-from helpline.models import HelplineNumber
-from partners.models import Facility, Partner
+from django import forms
+from django.db.models import QuerySet
+
 from routing.vocabulary import SERVICE_CHOICES, US_STATES
 
 DIRECTORY_PAGE_SIZE = 20
 
 
-def listed_partners() -> QuerySet[Partner]:
+class ListingSource(Protocol):
+    def listed_partners(self) -> QuerySet[Any]:
+        """Partners that currently pay to receive calls: active and licence-verified."""
+
+    def directory_facilities(self, *, state: str, service: str) -> QuerySet[Any]:
+        """Active facilities of listed partners (in ``state``, offering ``service`` when given), ordered by
+        state, city and name, with their partner, hours and active listing numbers
+        (``active_listing_numbers``) loaded."""
+
+
+_source: ListingSource | None = None
+
+
+def register(source: ListingSource) -> None:
+    """Called once by the app that owns the partners' tables, in its ``AppConfig.ready()``."""
+    global _source
+    _source = source
+
+
+def _listing() -> ListingSource:
+    if _source is None:
+        raise RuntimeError("no listing source registered (is 'partners' in INSTALLED_APPS?)")
+    return _source
+
+
+def listed_partners() -> QuerySet[Any]:
     """Partners that currently pay to receive calls: active and licence-verified."""
-    return Partner.objects.filter(status=Partner.Status.ACTIVE, license_verified_on__isnull=False)
+    return _listing().listed_partners()
 
 
-def directory_facilities(*, state: str = "", service: str = "") -> QuerySet[Facility]:
+def directory_facilities(*, state: str = "", service: str = "") -> QuerySet[Any]:
     """Active facilities of listed partners, with their active listing numbers prefetched."""
-    facilities = Facility.objects.filter(is_active=True, partner__in=listed_partners())
-    if state:
-        facilities = facilities.filter(state=state)
-    if service:
-        if connection.features.supports_json_field_contains:
-            facilities = facilities.filter(services__contains=[service])
-        else:
-            # SQLite has no JSON containment; the quoted code matches one whole list item.
-            facilities = facilities.filter(services__icontains=f'"{service}"')
-    listing_numbers = HelplineNumber.objects.filter(kind=HelplineNumber.Kind.LISTING, is_active=True).order_by("id")
-    return (
-        facilities.select_related("partner")
-        .prefetch_related(
-            "hours",
-            Prefetch("listing_numbers", queryset=listing_numbers, to_attr="active_listing_numbers"),
-        )
-        .order_by("state", "city", "name", "id")
-    )
+    return _listing().directory_facilities(state=state, service=service)
 
 
 STATE_NAMES = {

@@ -30,9 +30,9 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DatabaseError, IntegrityError, models, transaction
 
 from helpline.models import HelplineNumber
+from helpline.phones import validate_e164_number
 from partners.directory.validation import (
     parse_hhmm,
-    validate_e164_number,
     validate_iana_timezone,
     validate_opening_spans,
     validate_real_zip,

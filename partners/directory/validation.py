@@ -2,10 +2,10 @@
 
 The model validators check shapes (5 digits, a parseable number). Onboarding
 needs more: a ZIP that really exists (offline ``zipcodes`` data), a ZIP in the
-state the address claims, a number that is a real E.164 number, a time zone
-from the IANA list and opening spans that do not overlap. Each check raises a
-``ValidationError`` whose message names the bad value, so staff and import
-files get the same clear words.
+state the address claims, a time zone from the IANA list and opening spans
+that do not overlap (a real E.164 number: ``helpline.phones``, which the
+helpline's number admin shares). Each check raises a ``ValidationError`` whose
+message names the bad value, so staff and import files get the same clear words.
 """
 
 from __future__ import annotations
@@ -17,27 +17,12 @@ from datetime import time
 from functools import lru_cache
 from typing import Any
 
-import phonenumbers
 import zipcodes
 from django.core.exceptions import ValidationError
 
-E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
 WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 MINUTES_PER_DAY = 24 * 60
 MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
-
-
-def validate_e164_number(value: str) -> None:
-    """A callable number written in E.164 (``+15125550100``): shape and numbering plan."""
-    text = str(value or "")
-    if not E164_RE.match(text):
-        raise ValidationError(f"{text!r} is not an E.164 number; write it like +15125550100.")
-    try:
-        parsed = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException as exc:
-        raise ValidationError(f"{text!r} is not a phone number.") from exc
-    if not phonenumbers.is_valid_number(parsed):
-        raise ValidationError(f"{text!r} is not a valid phone number (no such area code or number range).")
 
 
 @lru_cache(maxsize=1)

@@ -2,7 +2,7 @@
 
 import secrets
 
-import partners.webhooks.addresses
+import partners.webhook_addresses
 from django.db import migrations, models
 
 
@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
             field=models.URLField(
                 blank=True,
                 help_text="https, public host; checked again before each send.",
-                validators=[partners.webhooks.addresses.validate_webhook_url],
+                validators=[partners.webhook_addresses.validate_webhook_url],
             ),
         ),
         migrations.AddConstraint(

@@ -17,7 +17,7 @@ from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
-from partners.webhooks.addresses import validate_webhook_url
+from partners.webhook_addresses import validate_webhook_url
 
 # The vocabulary is routing's (one table); re-exported here for the model fields and old imports.
 from routing.vocabulary import LANGUAGE_CHOICES, SERVICE_CHOICES, SERVICE_CODES, US_STATES  # noqa: E402,F401

@@ -10,20 +10,18 @@ import logging
 
 from celery import shared_task
 
+from partners.webhooks import delivery
+
 logger = logging.getLogger(__name__)
 
 
 @shared_task(name="partners.tasks.deliver_webhook", acks_late=True)
 def deliver_webhook(event_pk: int) -> str:
     """One delivery attempt of a webhook event; the next one is scheduled by ``deliver`` itself."""
-    from partners.webhooks.delivery import deliver
-
-    return deliver(event_pk=event_pk)
+    return delivery.deliver(event_pk=event_pk)
 
 
 @shared_task(name="partners.tasks.sweep_webhook_deliveries")
 def sweep_webhook_deliveries() -> int:
     """Every few minutes: send due webhook events whose task never ran."""
-    from partners.webhooks.delivery import sweep
-
-    return sweep()
+    return delivery.sweep()

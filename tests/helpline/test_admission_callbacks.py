@@ -18,7 +18,7 @@ from helpline.admission import services as admission
 from helpline.admission import tasks
 from helpline.models import AdmissionRequest, ContactBlock, DialAttempt
 from helpline.privacy import caller_hash
-from helpline.voice.client import TwilioFailure
+from helpline.twilio_rest import TwilioFailure
 from tests.factories import FacilityFactory
 from tests.fake_twilio import parse_twiml
 from tests.helpline.admission_support import (  # noqa: F401
@@ -222,7 +222,7 @@ def test_worker_run_retries_with_exponential_backoff():
 
 def test_a_worker_killed_between_claim_and_call_is_picked_up_after_the_lease(fake_twilio, partners):
     req = notified()
-    with mock.patch("helpline.voice.client.create_call", side_effect=SystemExit("worker killed")):
+    with mock.patch("helpline.twilio_rest.create_call", side_effect=SystemExit("worker killed")):
         with pytest.raises(SystemExit):
             admission.admission_request_place_callback(request_id=req.pk)
     req.refresh_from_db()

@@ -18,8 +18,8 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from partners.models import Partner, PartnerMembership, WebhookDelivery
+from partners.webhook_addresses import resolve, validate_webhook_url
 from partners.webhooks import delivery as webhooks
-from partners.webhooks.addresses import resolve, validate_webhook_url
 from tests.factories import PartnerFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,7 +39,7 @@ def _dns(table: dict[str, list[str]]):
             ]
         return real(host, port, *args, **kwargs)
 
-    return mock.patch("partners.webhooks.addresses.socket.getaddrinfo", side_effect=fake)
+    return mock.patch("partners.webhook_addresses.socket.getaddrinfo", side_effect=fake)
 
 
 REFUSED_URLS = [

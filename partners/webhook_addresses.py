@@ -11,6 +11,10 @@ that was checked, not to a fresh lookup (no DNS rebinding in between).
 Plain ``http`` is refused unless ``WEBHOOK_ALLOW_HTTP`` is on, and addresses
 inside ``WEBHOOK_ALLOWED_NETWORKS`` are let through: both exist for tests that
 deliver to a receiver on loopback, and are empty/off by default.
+
+This module sits beside ``models/`` and ``webhooks/``, not inside either: the
+``Partner`` model validates its URL with it and ``webhooks/`` reads the
+models, so it imports neither.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ on every run.
 
 from __future__ import annotations
 
-import importlib
 import secrets
 import time
 from typing import Any
@@ -20,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from helpline.models import DisclosureVersion, HelplineNumber
+from partners.demo import seed_demo_activity
 from partners.directory.importer import PartnerImportError, import_partners
 from partners.models import Partner, PartnerMembership
 
@@ -312,19 +312,10 @@ class Command(BaseCommand):
         self.stdout.write(f"Guides: {report.summary()}; {published} published as demo (not a real clinical review).")
 
     def _seed_activity(self) -> None:
-        """Demo calls, requests and billing, when the partners app provides them (``partners.demo``)."""
-        try:
-            module = importlib.import_module("partners.demo")
-        except ModuleNotFoundError as exc:
-            if exc.name != "partners.demo":
-                raise  # the module exists but is broken: say so
-            return
-        seed_activity = getattr(module, "seed_demo_activity", None)
-        if seed_activity is None:
-            return
+        """Demo calls, requests and billing (``partners.demo``)."""
         self.stdout.write("Demo activity: a month of calls through the real routing, today's queue, billing…")
         started = time.monotonic()
-        report = seed_activity(progress=self._progress)
+        report = seed_demo_activity(progress=self._progress)
         self.stdout.write(
             self.style.SUCCESS(f"Demo activity added in {time.monotonic() - started:.1f} s: {report.summary()}.")
         )

@@ -20,7 +20,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 # The twilio library logs every request line at INFO; keep it to warnings (URLs name our accounts).
-_http_logger = logging.getLogger("helpline.voice.client.http")
+_http_logger = logging.getLogger("helpline.twilio_rest.http")
 _http_logger.setLevel(logging.WARNING)
 
 # Seconds to wait for Twilio's REST API; a task retries rather than hang.
