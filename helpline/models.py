@@ -92,7 +92,8 @@ class DisclosureVersion(models.Model):
     """One version of the "Where do calls go?" wording. The newest is shown.
 
     Versions are appended, never edited, so the history says who said what when.
-    The list of paying partners is never stored here: it is read live.
+    The list of paying partners is never stored here: it is read live. ``spoken`` and
+    ``spoken_es`` are the words of the phone greeting (``helpline.voice.disclosure``).
     """
 
     intro = models.TextField(
@@ -116,6 +117,11 @@ class DisclosureVersion(models.Model):
     not_affiliated = models.TextField(
         default="This service is not affiliated with Alcoholics Anonymous World Services, Inc."
     )
+    # What every caller hears before any partner rings (the greeting), in each language we speak.
+    # Short on purpose: each word costs a caller 0.4 s (README "Time to a human"). Blank: the words
+    # of ``helpline.voice.prompts`` ("disclosure"), which the admin offers as the starting text.
+    spoken = models.TextField(blank=True, default="")
+    spoken_es = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False

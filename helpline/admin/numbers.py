@@ -23,9 +23,24 @@ from helpline.attribution import TrackingSource
 from helpline.models import DisclosureVersion, HelplineNumber, SourceKind
 from helpline.phones import validate_e164_number
 from helpline.site.disclosure import current_version
+from helpline.voice.disclosure import default_spoken_disclosure
+from helpline.voice.timing import spoken_seconds
 
-DISCLOSURE_FIELDS = ("intro", "listing_calls", "fees", "no_obligation", "free_confidential", "not_affiliated")
+DISCLOSURE_FIELDS = (
+    "intro",
+    "listing_calls",
+    "fees",
+    "no_obligation",
+    "free_confidential",
+    "not_affiliated",
+    "spoken",
+    "spoken_es",
+)
+SPOKEN_FIELDS = {"spoken": "en", "spoken_es": "es"}
 MIN_STATEMENT_LENGTH = 10
+# Every caller hears the spoken disclosure before a partner rings; the greeting's time budget
+# (README "Time to a human") leaves it about 6 seconds at 150 words a minute.
+MAX_SPOKEN_SECONDS = 8.0
 
 
 class HelplineNumberForm(forms.ModelForm):
@@ -132,6 +147,13 @@ class DisclosureVersionForm(forms.ModelForm):
             "no_obligation": "No obligation",
             "free_confidential": "Free, confidential, 24/7",
             "not_affiliated": "Not affiliated with Alcoholics Anonymous",
+            "spoken": "Spoken to every caller before a provider rings (English)",
+            "spoken_es": "Spoken to every caller before a provider rings (Spanish)",
+        }
+        help_texts = {
+            "spoken": "Say that calls go to treatment providers who pay to advertise. Keep it short: every "
+            "caller waits for it (at most 20 words).",
+            "spoken_es": "The same in Spanish, for callers who press 8.",
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -167,6 +189,22 @@ class DisclosureVersionForm(forms.ModelForm):
     def clean_not_affiliated(self) -> str:
         return self._clean_statement("not_affiliated")
 
+    def _clean_spoken(self, name: str) -> str:
+        value = " ".join(self._clean_statement(name).split())
+        if spoken_seconds(value) > MAX_SPOKEN_SECONDS:
+            words = int(MAX_SPOKEN_SECONDS * 150 / 60)
+            raise ValidationError(
+                f"Too long to speak to every caller before a provider rings: at most {words} words "
+                f"(this takes {spoken_seconds(value):.1f} s)."
+            )
+        return value
+
+    def clean_spoken(self) -> str:
+        return self._clean_spoken("spoken")
+
+    def clean_spoken_es(self) -> str:
+        return self._clean_spoken("spoken_es")
+
 
 @admin.register(DisclosureVersion)
 class DisclosureVersionAdmin(admin.ModelAdmin):
@@ -193,7 +231,11 @@ class DisclosureVersionAdmin(admin.ModelAdmin):
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         # Start from the wording shown now, so staff edit rather than retype it.
         version = current_version()
-        return {name: getattr(version, name) for name in DISCLOSURE_FIELDS}
+        initial = {name: getattr(version, name) for name in DISCLOSURE_FIELDS}
+        spoken = default_spoken_disclosure()  # what callers hear while the field is blank
+        for name, language in SPOKEN_FIELDS.items():
+            initial[name] = initial[name] or spoken[language]
+        return initial
 
     def get_fields(self, request: HttpRequest, obj: DisclosureVersion | None = None) -> tuple[str, ...]:
         return (*DISCLOSURE_FIELDS, *(("created_at", "created_by") if obj else ()))

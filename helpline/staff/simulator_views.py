@@ -28,9 +28,10 @@ class SimulateCallForm(forms.Form):
     digits = forms.RegexField(
         regex=r"^[0-9*#,\- ]{0,60}$",
         required=False,
-        initial="1,1",
+        initial="1",
         help_text="Keys for each menu in turn, comma-separated; an empty entry or '-' times out. "
-        "Greeting (2 = Spanish, 9 = crisis), service (1–5), then a ZIP if asked.",
+        "The greeting is the menu: 1–4 a service, 8 Spanish (then the Spanish menu), 9 crisis, nothing = "
+        "not sure; then a ZIP if asked.",
     )
     partner_outcomes = forms.CharField(
         max_length=200,

@@ -27,6 +27,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from helpline.calls import services as calls
 from helpline.models import Call, DialAttempt
 from helpline.privacy import redact
+from helpline.voice.disclosure import spoken_disclosure
 from helpline.voice.prompts import PROMPTS, prompt
 from helpline.voice.security import is_valid_twilio_request, twilio_webhook
 from routing.location import area_code_state, resolve_location
@@ -38,11 +39,13 @@ logger = logging.getLogger(__name__)
 TWIML_CONTENT_TYPE = "text/xml; charset=utf-8"
 SIMULATION_PARAM = "ClearlineSimulated"  # only requests signed with our auth token can carry it
 SAY_LANGUAGE = {"en": "en-US", "es": "es-MX"}
+# "Not sure" is what a caller who presses nothing gets; 5 is kept for callers who press it anyway.
 SERVICE_DIGITS = {"1": "detox", "2": "residential", "3": "outpatient", "4": "mat", "5": "unsure"}
-MENU_TRIES = 2  # a menu is asked at most twice, then a sensible default
-GREETING_TIMEOUT = 4
-MENU_TIMEOUT = 6
-ZIP_TIMEOUT = 8
+CRISIS_KEY = "9"
+SPANISH_KEY = "8"  # on the greeting menu, where 2 is residential treatment
+MENU_TRIES = 2  # a wrong key hears the menu once more; silence goes on as "not sure" at once
+MENU_TIMEOUT = 4  # after the whole menu was spoken: a caller who knows pressed long before
+ZIP_TIMEOUT = 6  # Twilio waits this long for each next key too
 WHISPER_TIMEOUT = 6
 
 # --- TwiML helpers ---------------------------------------------------------------------------------------
@@ -111,40 +114,51 @@ def crisis_response(*, language: str) -> VoiceResponse:
 
 def greeting_twiml(*, call: Call) -> str:
     listing = call.listing_facility.name if call.listing_facility is not None else ""
-    return _greeting_xml(listing, settings.HELPLINE_NAME, settings.PUBLIC_BASE_URL)
+    return _greeting_xml(listing, settings.HELPLINE_NAME, settings.PUBLIC_BASE_URL, spoken_disclosure()["en"])
 
 
 @functools.lru_cache(maxsize=512)
-def _greeting_xml(listing: str, helpline_name: str, base_url: str) -> str:
-    """The greeting is the same for every caller of a number: built once per process (the hot path)."""
-    return str(greeting_response(listing=listing, helpline_name=helpline_name))
+def _greeting_xml(listing: str, helpline_name: str, base_url: str, disclosure: str) -> str:
+    """The greeting is the same for every caller of a number: built once per process (the hot path).
+
+    Keyed by the disclosure's words too, so a new version staff save is spoken from the next call.
+    """
+    return str(greeting_response(listing=listing, helpline_name=helpline_name, disclosure=disclosure))
 
 
-def greeting_response(*, listing: str, helpline_name: str) -> VoiceResponse:
+def greeting_response(*, listing: str, helpline_name: str, disclosure: str) -> VoiceResponse:
+    """One menu for the whole greeting: name, Spanish, who answers, crisis, services, with barge-in.
+
+    Everything a caller must hear before a partner rings (the Spanish option,
+    the paid-advertiser truth, the crisis line) comes before the first service,
+    so even a caller who presses 1 at "detox" has heard it. Silence goes on
+    to "not sure" after one timeout (``service``), never the menu twice.
+    """
     response = VoiceResponse()
-    gather = response.gather(num_digits=1, timeout=GREETING_TIMEOUT, action=public("greeting"), method="POST")
-    intro = f"Thank you for calling {helpline_name}."
+    action = public("service", **{"try": 1})
+    gather = response.gather(num_digits=1, timeout=MENU_TIMEOUT, action=action, method="POST")
     if listing:
-        intro = f"Thank you for calling {listing}, through {helpline_name}."
-    say(
-        gather,
-        f"{intro} This helpline is free and confidential. Calls are answered by treatment providers who pay "
-        "to advertise with this helpline. If this is an emergency, hang up and dial 9 1 1. "
-        "For the suicide and crisis line, press 9.",
-        "en",
-    )
-    say(gather, "Para español, oprima 2.", "es")
-    response.redirect(public("greeting"), method="POST")
+        welcome = prompt("en", "welcome_listing").format(listing=listing, name=helpline_name)
+    else:
+        welcome = prompt("en", "welcome").format(name=helpline_name)
+    say(gather, welcome, "en")
+    say(gather, prompt("es", "spanish_option"), "es")
+    say(gather, f"{disclosure} {prompt('en', 'crisis_option')} {prompt('en', 'service_menu')}", "en")
+    response.redirect(action, method="POST")
     return response
 
 
-def service_menu_response(*, call: Call, attempt: int, preface: str = "") -> VoiceResponse:
+def service_menu_response(*, call: Call, attempt: int, preface: str = "", disclose: bool = False) -> VoiceResponse:
+    """The service menu alone (a wrong key), or with the disclosure (the Spanish caller's first menu)."""
     response = VoiceResponse()
     action = public("service", **{"try": attempt})
     gather = response.gather(num_digits=1, timeout=MENU_TIMEOUT, action=action, method="POST")
-    if preface:
-        say(gather, preface, call.language)
-    say(gather, prompt(call.language, "service_menu"), call.language)
+    language = call.language
+    lines = [preface] if preface else []
+    if disclose:
+        lines.append(spoken_disclosure().get(language) or prompt(language, "disclosure"))
+    lines += [prompt(language, "crisis_option"), prompt(language, "service_menu")]
+    say(gather, " ".join(lines), language)
     response.redirect(action, method="POST")
     return response
 
@@ -316,7 +330,10 @@ def incoming(request: HttpRequest) -> HttpResponse:
 
 @voice_webhook
 def greeting(request: HttpRequest) -> HttpResponse:
-    """After the greeting: 9 → crisis line, 2 → Spanish, anything else or nothing → English."""
+    """The greeting of calls answered before the one-menu greeting: 9 → crisis, 2 → Spanish, else English.
+
+    Today's greeting posts to ``service``; this stays for a call in flight during a deploy.
+    """
     digits = _digits(request)
     now = timezone.now()
     with transaction.atomic():
@@ -330,12 +347,17 @@ def greeting(request: HttpRequest) -> HttpResponse:
         language = "es" if digits == "2" else "en"
         calls.call_set_language(call=call, language=language)
         calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status=f"language:{language}", now=now)
-        return twiml(service_menu_response(call=call, attempt=1))
+        return twiml(service_menu_response(call=call, attempt=1, disclose=language == "es"))
 
 
 @voice_webhook
 def service(request: HttpRequest) -> HttpResponse:
-    """Service menu: one repeat on no/invalid input, then "not sure" (never silence, never a loop)."""
+    """The menu (the greeting's, or the Spanish one): 9 crisis, 8 Spanish, 1–5 a service.
+
+    Silence goes on as "not sure" at once (the caller has heard the whole
+    menu; a second hearing would cost them 20 s more); a wrong key hears the
+    menu once more, then "not sure" too. Never silence, never a loop.
+    """
     digits = _digits(request)
     attempt = _try(request)
     now = timezone.now()
@@ -343,16 +365,20 @@ def service(request: HttpRequest) -> HttpResponse:
         call = _locked_call(request)
         if call.status in calls.TERMINAL_STATUSES or call.routing_decision_id is not None:
             return _continue(call=call, now=now)
-        if digits == "9":
+        if digits == CRISIS_KEY:
             calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status="crisis", now=now)
             calls.call_send_to_crisis(call=call, now=now)
             return twiml(crisis_response(language=call.language))
+        if digits == SPANISH_KEY and call.language != "es":  # once: pressed again, it is a wrong key
+            calls.call_set_language(call=call, language="es")
+            calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status="language:es", now=now)
+            return twiml(service_menu_response(call=call, attempt=attempt, disclose=True))
         chosen = SERVICE_DIGITS.get(digits)
         preface = ""
         if chosen is None:
             what = "invalid" if digits else "no-input"
             calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status=f"service-{what}-{attempt}", now=now)
-            if attempt < MENU_TRIES:
+            if digits and attempt < MENU_TRIES:
                 return twiml(
                     service_menu_response(call=call, attempt=attempt + 1, preface=prompt(call.language, "sorry"))
                 )

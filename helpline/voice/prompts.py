@@ -7,17 +7,25 @@ from __future__ import annotations
 
 PROMPTS: dict[str, dict[str, str]] = {
     "en": {
+        # The first thing every caller hears (the greeting): the name, the Spanish option, the spoken
+        # disclosure (``DisclosureVersion.spoken``, default "disclosure" below), the crisis option and
+        # the service menu, in one <Gather> that takes a key while it speaks. The order is the order
+        # of the seconds a caller can spare: see ``helpline.voice.timing`` and README "Time to a human".
+        "welcome": "{name}.",
+        "welcome_listing": "{listing}, through {name}.",
+        "spanish_option": "For Spanish, press 8.",
+        "disclosure": "Free and confidential. Calls go to treatment providers who pay to advertise.",
+        "crisis_option": "In a crisis, press 9. Emergency? Dial 9 1 1.",
         "service_menu": (
-            "What kind of help are you looking for? For detox, press 1. For residential treatment, press 2. "
-            "For outpatient treatment, press 3. For medication-assisted treatment, press 4. "
-            "If you are not sure, press 5. For the crisis line, press 9."
+            "For detox, press 1. For residential treatment, press 2. For outpatient, press 3. "
+            "For medication-assisted treatment, press 4. Not sure? Stay on the line."
         ),
         "sorry": "Sorry, I didn't get that.",
-        "unsure_default": "No problem. We will connect you with a provider who can help you decide.",
+        "unsure_default": "Someone will help you decide.",
         "zip_ask": "To find help near you, enter your 5-digit ZIP code. If you don't know it, press star.",
         "zip_retry": "Sorry, that ZIP code was not recognized. Please enter your 5-digit ZIP code.",
         "zip_unknown": "No problem. We will find someone who can help.",
-        "connecting": "Thank you. Connecting you with a treatment provider now. Please stay on the line.",
+        "connecting": "Connecting you now.",
         "next": "That provider is not available. Trying another one now. Please stay on the line.",
         "crisis": "Connecting you to the 988 Suicide and Crisis Lifeline.",
         "fallback_unreached": "We could not reach a treatment provider right now.",
@@ -55,20 +63,26 @@ PROMPTS: dict[str, dict[str, str]] = {
         "callback_unreached": "We could not reach the person. We will try again later. Thank you. Goodbye.",
     },
     "es": {
+        "welcome": "{name}.",
+        "welcome_listing": "{listing}, a través de {name}.",
+        "spanish_option": "Para español, oprima 8.",
+        "disclosure": (
+            "Gratis y confidencial. Las llamadas van a proveedores de tratamiento que pagan por anunciarse."
+        ),
+        "crisis_option": "En crisis, oprima 9. Emergencia: marque 9 1 1.",
         "service_menu": (
-            "¿Qué tipo de ayuda busca? Para desintoxicación, oprima 1. Para tratamiento residencial, oprima 2. "
-            "Para tratamiento ambulatorio, oprima 3. Para tratamiento asistido con medicamentos, oprima 4. "
-            "Si no está seguro, oprima 5. Para la línea de crisis, oprima 9."
+            "Para desintoxicación, oprima 1. Para tratamiento residencial, oprima 2. Para tratamiento "
+            "ambulatorio, oprima 3. Para tratamiento asistido con medicamentos, oprima 4. "
+            "¿No está seguro? No cuelgue."
         ),
         "sorry": "Disculpe, no le entendí.",
-        "unsure_default": "No se preocupe. Le comunicaremos con un proveedor que puede ayudarle a decidir.",
+        "unsure_default": "Alguien le ayudará a decidir.",
         "zip_ask": (
-            "Para encontrar ayuda cerca de usted, marque su código postal de 5 dígitos. "
-            "Si no lo sabe, oprima asterisco."
+            "Para encontrar ayuda cerca de usted, marque su código postal de 5 dígitos. ¿No lo sabe? Oprima asterisco."
         ),
         "zip_retry": "Disculpe, no reconocimos ese código postal. Marque su código postal de 5 dígitos.",
         "zip_unknown": "No se preocupe. Buscaremos a alguien que pueda ayudarle.",
-        "connecting": "Gracias. Le estamos comunicando con un proveedor de tratamiento. Por favor, no cuelgue.",
+        "connecting": "Le comunicamos ahora.",
         "next": "Ese proveedor no está disponible. Intentamos con otro. Por favor, no cuelgue.",
         "crisis": "Le comunicamos con la Línea 988 de Prevención del Suicidio y Crisis.",
         "fallback_unreached": "No pudimos comunicarnos con un proveedor en este momento.",

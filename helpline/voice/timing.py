@@ -1,13 +1,13 @@
 """Time to a human: seconds a caller spends before the first ``<Dial>``, computed from real TwiML.
 
-Contract: ``spoken_seconds(text) -> float``; ``seconds_before_dial(steps) -> float``
-where ``steps`` are the TwiML documents the views returned, in order, each with
-the key the caller pressed on it (None: silent). Speech is counted at 150
-words a minute, every digit read one by one ("9 1 1" is three words, "988"
-too). ``<Gather>`` around ``<Say>`` takes keys while it speaks (barge-in): a
-caller who presses a key hears the Gather's speech up to the end of the
-sentence that offered it, and no wait; a silent caller hears it all, then the
-Gather's timeout.
+Contract: ``spoken_seconds(text) -> float``; ``seconds_before_dial(steps) -> float``;
+``heard_before_dial(steps) -> str`` (what was spoken until then). ``steps`` are
+the TwiML documents the views returned, in order, each with the key the
+caller pressed on it (None: silent). Speech is counted at 150 words a minute,
+every digit read one by one ("9 1 1" is three words, "988" too). ``<Gather>``
+around ``<Say>`` takes keys while it speaks (barge-in): a caller who presses a
+key hears the Gather's speech up to the end of the sentence that offered it,
+and no wait; a silent caller hears it all, then the Gather's timeout.
 """
 
 from __future__ import annotations
@@ -37,24 +37,44 @@ def _offered_at(text: str, key: str) -> int | None:
     return None
 
 
-def document_seconds(root: Element, key: str | None) -> tuple[float, bool]:
-    """(seconds spent on this document before it hands over, whether it reached a ``<Dial>``)."""
+def document_heard(root: Element, key: str | None) -> tuple[list[str], float, bool]:
+    """(the words heard on this document, seconds spent before it hands over, whether it reached a ``<Dial>``)."""
+    heard: list[str] = []
     seconds = 0.0
     for verb in root:
         if verb.tag == "Say":
+            heard.append(verb.text or "")
             seconds += spoken_seconds(verb.text or "")
         elif verb.tag == "Pause":
             seconds += float(verb.get("length", "1"))
         elif verb.tag == "Dial":
-            return seconds, True
+            return heard, seconds, True
         elif verb.tag == "Gather":
             text = " ".join((say.text or "") for say in verb.iter("Say"))
             if key is None:
-                return seconds + spoken_seconds(text) + float(verb.get("timeout", "5")), False
+                heard.append(text)
+                return heard, seconds + spoken_seconds(text) + float(verb.get("timeout", "5")), False
             cut = _offered_at(text, key) if len(key) == 1 else None
-            heard = text[:cut] if cut is not None else text
-            return seconds + spoken_seconds(heard), False
-    return seconds, False
+            heard.append(text[:cut] if cut is not None else text)
+            return heard, seconds + spoken_seconds(heard[-1]), False
+    return heard, seconds, False
+
+
+def document_seconds(root: Element, key: str | None) -> tuple[float, bool]:
+    """(seconds spent on this document before it hands over, whether it reached a ``<Dial>``)."""
+    _heard, seconds, dialed = document_heard(root, key)
+    return seconds, dialed
+
+
+def heard_before_dial(steps: Sequence[tuple[Element, str | None]]) -> str:
+    """Everything the caller heard before the first ``<Dial>`` (barge-in cuts as in ``seconds_before_dial``)."""
+    heard: list[str] = []
+    for root, key in steps:
+        words, _seconds, dialed = document_heard(root, key)
+        heard += words
+        if dialed:
+            break
+    return " ".join(heard)
 
 
 def seconds_before_dial(steps: Sequence[tuple[Element, str | None]]) -> float:

@@ -67,8 +67,7 @@ def test_database_broken_when_the_call_arrives(client, log_output):
 def test_database_breaks_in_the_middle_of_the_menu(client, log_output):
     make_directory()
     driver = CallDriver(client, from_=CALLER)
-    driver.incoming()
-    driver.press("1")  # English: the call row exists now
+    driver.incoming()  # the call row exists now
 
     with _broken_database():
         root = driver.press("1")  # detox: routing needs the database, which has just gone

@@ -32,7 +32,6 @@ def test_calls_route_and_complete_while_redis_is_down(app_env, redis_server, sta
     client = LiveClient(app.extra["base"])
     driver = CallDriver(client, from_=CALLER)
     driver.incoming()
-    driver.press("1")  # English
     driver.press("1")  # detox
     assert driver.number().text == str(facilities[0].phone)  # routed to the first partner, not the fallback
     driver.partner_press(driver.answer(), "1")

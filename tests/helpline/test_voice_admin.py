@@ -15,7 +15,6 @@ __all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
 def failed_over_call(client) -> Call:
     driver = CallDriver(client, FromZip="78701", FromState="TX")
     driver.incoming()
-    driver.press("1")
     driver.press("4")
     driver.dial_result("busy")
     driver.dial_result("no-answer")

@@ -24,7 +24,6 @@ def unanswered_call(client, outcome: str = "no-answer") -> None:
     driver = CallDriver(client)
     driver.incoming()
     driver.press("1")
-    driver.press("1")
     driver.dial_result(outcome)
     driver.hangup()
 
@@ -83,7 +82,6 @@ def test_paused_partner_is_no_longer_dialed(client, settings):
         unanswered_call(client)
     driver = CallDriver(client)
     driver.incoming()
-    driver.press("1")
     driver.press("1")
     assert driver.number().text == str(b.phone)
     assert Partner.objects.get(pk=a.partner_id).status == Partner.Status.PAUSED

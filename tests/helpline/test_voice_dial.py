@@ -23,7 +23,6 @@ def routed(client, **driver_kwargs) -> CallDriver:
     driver = CallDriver(client, **driver_kwargs)
     driver.incoming()
     driver.press("1")
-    driver.press("1")
     return driver
 
 
@@ -141,7 +140,6 @@ def test_nobody_eligible_goes_straight_to_fallback(client, settings):
     FacilityFactory(service_states=["CA"])  # not in Texas
     driver = CallDriver(client)
     driver.incoming()
-    driver.press("1")
     ask = driver.press("1")  # nobody at state level: a ZIP might place the caller elsewhere, asked once
     assert ask.find("Gather").get("numDigits") == "5"
     root = driver.press("78701")
@@ -212,7 +210,6 @@ def test_listing_number_rings_its_facility_and_says_so(client):
     driver = CallDriver(client, to="+18885550177")
     greeting = driver.incoming()
     assert "Lakeside Recovery" in spoken(greeting)
-    driver.press("1")
     driver.press("3")
     assert driver.number().text == "+15125559876"
     whisper = driver.answer()
@@ -226,7 +223,6 @@ def test_listing_unanswered_fails_over_to_the_pool_and_whisper_says_so(client):
     HelplineNumber.objects.create(number="+18885550177", kind="listing", facility=listing)
     driver = CallDriver(client, to="+18885550177")
     driver.incoming()
-    driver.press("1")
     driver.press("3")
     driver.dial_result("no-answer")
     assert driver.number().text == str(a.phone)
@@ -245,7 +241,6 @@ def test_listing_closed_goes_to_the_pool_and_whisper_says_closed(client):
     HelplineNumber.objects.create(number="+18885550177", kind="listing", facility=listing)
     driver = CallDriver(client, to="+18885550177")
     driver.incoming()
-    driver.press("1")
     driver.press("3")
     assert driver.number().text == str(a.phone)
     assert "which is closed right now" in spoken(driver.answer())

@@ -32,11 +32,14 @@ def test_greeting_discloses_paid_providers_and_offers_crisis_and_spanish(client)
     gather = root.find("Gather")
     assert gather is not None and gather.get("numDigits") == "1"
     text = spoken(gather)
-    assert "free and confidential" in text
+    assert "Free and confidential" in text
     assert "treatment providers who pay to advertise" in text
-    assert "dial 9 1 1" in text and "press 9" in text
+    assert "Dial 9 1 1" in text and "press 9" in text
     spanish = [s for s in gather.iter("Say") if s.get("language") == "es-MX"]
-    assert [s.text for s in spanish] == ["Para español, oprima 2."]
+    assert [s.text for s in spanish] == ["Para español, oprima 8."]
+    # One menu: everything a caller must hear comes before the first service is offered.
+    first_service = text.index("For detox, press 1.")
+    assert max(text.index(s) for s in ("oprima 8", "pay to advertise", "press 9")) < first_service
     # No input on the greeting falls through to a redirect, never to silence.
     assert root[-1].tag == "Redirect"
 
@@ -64,7 +67,6 @@ def test_unknown_to_number_is_treated_as_the_general_helpline(client):
     make_directory()
     driver = CallDriver(client, to="+18885559999")
     driver.incoming()
-    driver.press("1")  # English
     root = driver.press("1")  # detox
     call = Call.objects.get()
     assert call.helpline_number is None and call.listing_facility is None
@@ -79,7 +81,7 @@ def test_a_number_edited_in_the_admin_takes_effect_on_the_next_call(client):
     number.kind, number.facility = HelplineNumber.Kind.LISTING, listing
     number.save()
     greeting = CallDriver(client).incoming()
-    assert "Thank you for calling Lakeside Recovery" in spoken(greeting)
+    assert "Lakeside Recovery, through Clearline." in spoken(greeting)
     assert Call.objects.filter(listing_facility=listing).count() == 1
 
 
@@ -105,7 +107,7 @@ def test_crisis_option_also_works_from_the_service_menu(client, settings):
     make_directory()
     driver = CallDriver(client)
     driver.incoming()
-    driver.press("2")
+    driver.press("8")
     root = driver.press("9")
     assert root.find("Dial").text == settings.CRISIS_LINE
     assert root.find("Say").get("language") == "es-MX"
@@ -116,22 +118,24 @@ def test_spanish_keeps_the_rest_of_the_call_in_spanish(client):
     make_directory()
     driver = CallDriver(client)
     driver.incoming()
-    menu = driver.press("2")
+    menu = driver.press("8")
     assert {s.get("language") for s in menu.iter("Say")} == {"es-MX"}
-    assert "desintoxicación" in spoken(menu)
+    # The Spanish caller hears who answers and the crisis line in Spanish before the services.
+    text = spoken(menu)
+    assert text.index("pagan por anunciarse") < text.index("oprima 9") < text.index("desintoxicación")
     root = driver.press("1")
     assert {s.get("language") for s in root.iter("Say")} == {"es-MX"}
     call = Call.objects.get()
     assert call.language == "es" and call.service == "detox"
 
 
-def test_service_menu_repeats_once_then_defaults_to_not_sure(client):
+def test_a_wrong_key_hears_the_menu_once_more_then_not_sure(client):
     make_directory()
     driver = CallDriver(client)
     driver.incoming()
-    driver.press("1")
-    again = driver.silence()
+    again = driver.press("7")
     assert spoken(again).startswith("Sorry, I didn't get that.")
+    assert "For detox, press 1." in spoken(again) and "press 9" in spoken(again)
     assert "try=2" in again.find("Gather").get("action")
     root = driver.press("7")  # invalid on the second try: no third menu
     assert root.find("Gather") is None
@@ -140,14 +144,51 @@ def test_service_menu_repeats_once_then_defaults_to_not_sure(client):
     call = Call.objects.get()
     assert call.service == "unsure"
     statuses = set(CallEvent.objects.filter(call=call, kind="ivr").values_list("status", flat=True))
-    assert {"service-no-input-1", "service-invalid-2", "service:unsure"} <= statuses
+    assert {"service-invalid-1", "service-invalid-2", "service:unsure"} <= statuses
+
+
+def test_silence_on_the_menu_goes_on_as_not_sure_after_one_timeout(client):
+    make_directory()
+    driver = CallDriver(client)
+    driver.incoming()
+    root = driver.silence()
+    assert root.find("Gather") is None
+    assert root.find("Dial/Number") is not None
+    assert "help you decide" in spoken(root)
+    call = Call.objects.get()
+    assert call.service == "unsure" and call.language == "en"
+    statuses = list(CallEvent.objects.filter(call=call, kind="ivr").values_list("status", flat=True))
+    assert "service-no-input-1" in statuses and "service:unsure" in statuses
+
+
+def test_eight_pressed_again_on_the_spanish_menu_is_a_wrong_key_not_a_loop(client):
+    make_directory()
+    driver = CallDriver(client)
+    driver.incoming()
+    driver.press("8")
+    again = driver.press("8")
+    assert spoken(again).startswith("Disculpe")
+    root = driver.press("8")
+    assert root.find("Dial/Number") is not None
+    assert Call.objects.get().service == "unsure"
+
+
+def test_the_legacy_greeting_step_still_serves_a_call_in_flight(client):
+    """A call answered before the one-menu greeting posts its language to /voice/greeting."""
+    make_directory()
+    driver = CallDriver(client)
+    driver.incoming()
+    menu = parse(post(client, "/twilio/voice/greeting", payload("gather", **driver.base, Digits="2")))
+    assert "pagan por anunciarse" in spoken(menu) and "oprima 9" in spoken(menu)
+    driver.root = menu
+    assert driver.press("1").find("Dial/Number") is not None
+    assert Call.objects.get().language == "es"
 
 
 def test_location_from_twilio_fromzip_needs_no_zip_question(client):
     make_directory()
     driver = CallDriver(client, FromZip="78701", FromState="TX")
     driver.incoming()
-    driver.press("1")
     root = driver.press("3")
     assert root.find("Dial/Number") is not None
     call = Call.objects.get()
@@ -159,7 +200,6 @@ def test_location_from_area_code_when_twilio_sends_none(client):
     make_directory()
     driver = CallDriver(client)  # +1 512: Austin area code, no FromZip/FromState
     driver.incoming()
-    driver.press("1")
     root = driver.press("2")
     assert root.find("Dial/Number") is not None
     call = Call.objects.get()
@@ -170,7 +210,6 @@ def test_zip_is_asked_when_location_unknown_and_used_for_routing(client):
     make_directory()
     driver = CallDriver(client, from_="+18005550199")  # toll-free: no place
     driver.incoming()
-    driver.press("1")
     ask = driver.press("1")
     gather = ask.find("Gather")
     assert gather is not None and gather.get("numDigits") == "5"
@@ -188,7 +227,6 @@ def test_zip_retry_then_continue_as_unknown(client, settings):
     HelplineNumber.objects.create(number="+18885550100")
     driver = CallDriver(client, from_="+18005550199")
     driver.incoming()
-    driver.press("1")
     driver.press("1")
     retry = driver.press("00000")  # not a real ZIP
     assert "not recognized" in spoken(retry)
@@ -217,7 +255,7 @@ def test_fault_in_a_menu_step_also_serves_fallback(client, settings):
     make_directory()
     driver = CallDriver(client)
     driver.incoming()
-    with mock.patch("helpline.calls.services.call_set_language", autospec=True, side_effect=RuntimeError("bug")):
+    with mock.patch("helpline.calls.services.call_set_service", autospec=True, side_effect=RuntimeError("bug")):
         root = driver.press("1")
     assert root.find("Dial").text == settings.FALLBACK_LINE
 
@@ -236,7 +274,7 @@ def test_menu_step_for_a_call_whose_row_was_lost_records_it_and_carries_on(clien
     driver = CallDriver(client)
     driver.incoming()
     Call.objects.all().delete()
-    menu = driver.press("2")
+    menu = driver.press("8")
     assert "desintoxicación" in spoken(menu)
     call = Call.objects.get(call_sid=driver.sid)
     assert call.language == "es" and call.caller_hash == caller_hash("+15125550123")
@@ -251,7 +289,7 @@ def test_failed_988_says_the_crisis_line_was_not_reached_and_988_to_dial_before_
     driver = CallDriver(client)
     driver.incoming()
     if language == "es":
-        driver.press("2")
+        driver.press("8")
     action = driver.press("9").find("Dial").get("action")
     root = parse(post(client, action, payload("dial_action", **driver.base, DialCallStatus=dial_status)))
     assert [el.tag for el in root][:2] == ["Say", "Dial"] and root.find("Dial").text == settings.FALLBACK_LINE

@@ -59,7 +59,6 @@ def test_chicago_mobile_without_fromzip_is_asked_for_a_zip_and_reaches_a_chicago
     prefixes, radius = chicago_directory()
     driver = CallDriver(client, from_=CHICAGO_MOBILE, **extra)
     driver.incoming()
-    driver.press("1")  # English
     ask = driver.press("2")  # residential
     assert asked_for_zip(ask)
     assert "press star" in spoken(ask)
@@ -77,7 +76,6 @@ def test_state_level_decision_records_precision_and_the_approximate_place_for_st
     chicago_directory()
     driver = CallDriver(client, from_=CHICAGO_MOBILE)
     driver.incoming()
-    driver.press("1")
     driver.press("2")
     root = driver.press("*")  # does not know the ZIP
     call = Call.objects.get()
@@ -96,7 +94,6 @@ def test_landline_with_fromzip_is_never_asked(client):
     prefixes, radius = chicago_directory()
     driver = CallDriver(client, from_="+17735550100", FromZip="60614", FromState="IL")
     driver.incoming()
-    driver.press("1")
     root = driver.press("2")
     assert not asked_for_zip(root)
     assert dialed(root) in {str(prefixes.phone), str(radius.phone)}
@@ -111,7 +108,6 @@ def test_fromstate_only_mobile_is_asked_when_another_states_partner_reaches_in_b
     border = FacilityFactory(service_states=["OK"], service_zip_prefixes=["787"], phone="+14055550902")
     driver = CallDriver(client, from_="+15125550123", FromState="TX")
     driver.incoming()
-    driver.press("1")
     ask = driver.press("1")
     call = Call.objects.get()
     assert (call.location_source, call.location_precision) == ("twilio", "state")
@@ -126,7 +122,6 @@ def test_state_caller_is_not_asked_when_no_finer_area_offers_the_service(client)
     FacilityFactory(service_states=[], service_zip_prefixes=["787"], services=["outpatient"])
     driver = CallDriver(client, from_="+15125550123", FromState="TX")
     driver.incoming()
-    driver.press("1")
     root = driver.press("1")  # detox: the prefix facility does not offer it
     assert not asked_for_zip(root)
     assert dialed(root) == str(statewide.phone)
@@ -140,7 +135,6 @@ def test_area_code_only_caller_is_asked_when_a_zip_area_reaches_into_the_state(c
     local = FacilityFactory(service_states=[], service_zips=["78701"], phone="+15125550902")
     driver = CallDriver(client, from_="+15125550123")
     driver.incoming()
-    driver.press("1")
     assert asked_for_zip(driver.press("3"))
     root = driver.press("78701")
     assert dialed(root) in {"+15125550901", str(local.phone)}
@@ -156,7 +150,6 @@ def test_callers_with_no_place_are_asked_when_any_facility_serves_less_than_ever
     FacilityFactory(service_states=["TX"], phone="+15125550902")
     driver = CallDriver(client, from_=caller)
     driver.incoming()
-    driver.press("1")
     ask = driver.press("1")
     assert asked_for_zip(ask)
     call = Call.objects.get()
@@ -170,7 +163,6 @@ def test_callers_with_no_place_are_not_asked_when_every_facility_serves_every_st
     national = FacilityFactory(service_states=sorted(NATIONWIDE), phone="+15125550901")
     driver = CallDriver(client, from_="+18005550199")
     driver.incoming()
-    driver.press("1")
     root = driver.press("1")
     assert dialed(root) == str(national.phone)
 
@@ -184,7 +176,6 @@ def test_state_caller_is_asked_when_the_state_level_decision_is_empty(client):
     oklahoma = FacilityFactory(service_states=["OK"], phone="+14055550902")
     driver = CallDriver(client, from_="+15125550123", FromState="TX")  # a Texan mobile, in Oklahoma today
     driver.incoming()
-    driver.press("1")
     ask = driver.press("1")
     assert asked_for_zip(ask)
     call = Call.objects.get()
@@ -203,7 +194,6 @@ def test_star_skips_the_zip_at_once_and_routes_with_the_state(client):
     FacilityFactory(service_states=[], service_zips=["78701"], phone="+15125550902")
     driver = CallDriver(client, from_="+15125550123")
     driver.incoming()
-    driver.press("1")
     ask = driver.press("1")
     gather = ask.find("Gather")
     assert gather is not None
@@ -223,7 +213,6 @@ def test_silence_on_the_zip_question_continues_with_what_is_known_without_asking
     driver = CallDriver(client, from_="+15125550123")
     driver.incoming()
     driver.press("1")
-    driver.press("1")
     root = driver.press_params(Digits="", FinishedOnKey="")  # actionOnEmptyResult: the timeout posts
     assert not asked_for_zip(root)
     assert dialed(root) == str(statewide.phone)
@@ -236,7 +225,6 @@ def test_an_unknown_zip_gets_one_retry_then_goes_on_with_the_state(client):
     FacilityFactory(service_states=[], service_zips=["78701"], phone="+15125550902")
     driver = CallDriver(client, from_="+15125550123")
     driver.incoming()
-    driver.press("1")
     driver.press("1")
     retry = driver.press("00000")
     assert asked_for_zip(retry) and "not recognized" in spoken(retry)
@@ -255,7 +243,6 @@ def test_failover_reuses_the_zip_and_never_asks_twice(client):
     listing.save()
     driver = CallDriver(client, from_="+15125550123", to="+18885550200")
     driver.incoming()
-    driver.press("1")
     assert asked_for_zip(driver.press("1"))
     root = driver.press("78701")
     assert dialed(root) == str(local.phone)
@@ -271,9 +258,7 @@ def test_a_replayed_service_step_after_the_question_does_not_ask_again(client):
     statewide = FacilityFactory(service_states=["TX"], phone="+15125550901")
     FacilityFactory(service_states=[], service_zips=["78701"], phone="+15125550902")
     driver = CallDriver(client, from_="+15125550123")
-    driver.incoming()
-    driver.press("1")
-    menu = driver.root
+    menu = driver.incoming()
     assert asked_for_zip(driver.press("1"))
     driver.root = menu
     root = driver.press("1")  # Twilio re-sends the service menu's answer
@@ -288,6 +273,5 @@ def test_listing_call_to_an_open_listing_facility_is_not_asked(client):
     FacilityFactory(service_states=[], service_zips=["78701"], phone="+15125550902")
     driver = CallDriver(client, from_="+15125550123", to="+18885550200")
     driver.incoming()
-    driver.press("1")
     root = driver.press("1")
     assert dialed(root) == str(listing.phone)

@@ -19,7 +19,6 @@ def routed(client) -> CallDriver:
     driver = CallDriver(client)
     driver.incoming()
     driver.press("1")
-    driver.press("1")
     return driver
 
 

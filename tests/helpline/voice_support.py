@@ -211,10 +211,13 @@ def fresh_routing_directory():
     the previous test would otherwise be taken for the current directory.
     """
     from helpline.calls.services import forget_helpline_numbers
+    from helpline.voice.disclosure import forget_spoken_disclosure
     from routing.selectors import directory_cache
 
     directory_cache.clear()
     forget_helpline_numbers()
+    forget_spoken_disclosure()
     yield
     directory_cache.clear()
     forget_helpline_numbers()
+    forget_spoken_disclosure()

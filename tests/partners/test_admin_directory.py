@@ -289,6 +289,8 @@ _WORDING = {
     "no_obligation": "You never have to enter treatment.",
     "free_confidential": "Free, confidential, open 24/7.",
     "not_affiliated": "Not affiliated with Alcoholics Anonymous World Services, Inc.",
+    "spoken": "Free and private. Providers who pay to advertise answer.",
+    "spoken_es": "Gratis y privado. Atienden proveedores que pagan por anunciarse.",
 }
 
 

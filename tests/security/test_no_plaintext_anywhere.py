@@ -59,7 +59,6 @@ def test_no_caller_number_or_name_in_any_table_or_log(client, fake_twilio, log_o
     driver = CallDriver(client, from_=CALL_FROM)
     driver.incoming()
     driver.press("1")
-    driver.press("1")
     driver.partner_press(driver.answer(), "1")
     driver.dial_result("completed", duration="95", call_status="completed")
     driver.hangup(duration="120", seq=5)
