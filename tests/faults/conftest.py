@@ -59,6 +59,36 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float, interval: float = 
         time.sleep(interval)
 
 
+def wait_until_quiet(*, redis_url: str, snapshot: Callable[[], Any], settle: float = 5.0, timeout: float = 90) -> Any:
+    """Wait until nothing more can happen, then return the last ``snapshot()``.
+
+    Quiet means, for ``settle`` seconds on end: no task message waiting in a
+    queue, none held unacknowledged by a worker (tasks acknowledge late, so a
+    task being run, waiting for a retry countdown or lost with a killed worker
+    stays in Redis' ``unacked`` hash), and ``snapshot()`` (the rows and
+    outbound requests the test counts) unchanged. "Exactly one" asserted after
+    this would see a late duplicate; asserted after a fixed sleep it might not.
+    """
+    import redis
+
+    broker = redis.Redis.from_url(redis_url, socket_timeout=2)
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    quiet_since: float | None = None
+    while True:
+        queues = [key for key in broker.scan_iter("celery*") if broker.type(key) == b"list"]
+        pending = sum(int(broker.llen(key)) for key in queues) + int(broker.hlen("unacked"))
+        state = snapshot()
+        now = time.monotonic()
+        if pending or state != last or quiet_since is None:
+            last, quiet_since = state, now
+        elif now - quiet_since >= settle:
+            return state
+        if now > deadline:
+            raise AssertionError(f"not quiet after {timeout}s: {pending} task messages pending; last state {state}")
+        time.sleep(0.2)
+
+
 class RedisServer:
     """A private redis-server we may stop and start at will."""
 

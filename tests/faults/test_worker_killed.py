@@ -1,5 +1,8 @@
 """A Celery worker killed (SIGKILL) in the middle of a task: the task is delivered again (late
-acknowledgement) and nothing happens twice — one text to the partner, one callback call."""
+acknowledgement) and nothing happens twice — one text to the partner, one callback call.
+
+Each test counts only once the system is quiet (``wait_until_quiet``: no task queued or in progress and
+nothing new written or sent for a settle period), so a duplicate that arrives late is counted too."""
 
 from __future__ import annotations
 
@@ -7,13 +10,14 @@ import datetime as dt
 import re
 import threading
 import time
+from typing import Any
 
 import pytest
 from django.utils import timezone
 
-from helpline.models import AdmissionRequest
+from helpline.models import AdmissionRequest, AdmissionStatusChange, DialAttempt
 from tests.fake_twilio import running_fake_twilio
-from tests.faults.conftest import run_manage, wait_for
+from tests.faults.conftest import run_manage, wait_for, wait_until_quiet
 from tests.faults.test_redis_down import _submit_form
 from tests.helpline.voice_support import make_directory
 
@@ -40,6 +44,16 @@ def _slow(fake, resource: str, seconds: float) -> threading.Event:
 
 def _task_ids(log: str, task: str) -> list[str]:
     return re.findall(rf"Task {re.escape(task)}\[([0-9a-f-]+)\] received", log)
+
+
+def _effects(fake) -> tuple[Any, ...]:
+    """Everything a duplicate would change: requests to Twilio, legs, status changes, the request row."""
+    return (
+        len(fake.requests),
+        DialAttempt.objects.count(),
+        AdmissionStatusChange.objects.count(),
+        list(AdmissionRequest.objects.values_list("status", "notified_at", "notify_sms_sent_at", "updated_at")),
+    )
 
 
 def test_worker_killed_while_texting_the_partner_sends_one_text_and_one_callback(
@@ -82,7 +96,7 @@ def test_worker_killed_while_texting_the_partner_sends_one_text_and_one_callback
         )
         for _ in range(2):
             run_manage(env, "from helpline.admission.tasks import sweep_admission_requests as s; print(s())")
-        time.sleep(3)
+        wait_until_quiet(redis_url=env["REDIS_URL"], snapshot=lambda: _effects(fake))
 
         texts = [m for m in fake.messages() if m.params.get("To") == PARTNER_MOBILE]
         assert len(texts) == 1
@@ -110,10 +124,10 @@ def test_worker_killed_while_placing_the_callback_places_it_once(app_env, redis_
         second = start_worker(env, name="second")
         task = "helpline.tasks.place_admission_callback"
         wait_for(lambda: _task_ids(second.output(), task), timeout=60, what="callback task redelivered")
-        time.sleep(2)
+        wait_until_quiet(redis_url=env["REDIS_URL"], snapshot=lambda: _effects(fake))
         for _ in range(2):
             run_manage(env, "from helpline.admission.tasks import sweep_admission_requests as s; print(s())")
-        time.sleep(3)
+        wait_until_quiet(redis_url=env["REDIS_URL"], snapshot=lambda: _effects(fake))
 
         assert len(fake.calls()) == 1
         assert AdmissionRequest.objects.get().attempts.count() == 1

@@ -8,11 +8,10 @@ from unittest import mock
 import pytest
 from django.db import connection
 
-from partners.models import Partner
 from routing.engine import Location, RouteRequest
 from routing.location import resolve_location
 from routing.models import RotationCounter, RoutingDecision
-from routing.selectors import directory_cache
+from routing.selectors import directory_cache, directory_key
 from routing.services import route
 from tests.factories import FacilityFactory, PartnerFactory
 
@@ -60,9 +59,19 @@ def test_price_never_changes_the_order():
     a = FacilityFactory(partner=PartnerFactory(price_per_call_cents=1000))
     b = FacilityFactory(partner=PartnerFactory(price_per_call_cents=9000))
     before = [route(request=austin(rotation_key=k), kind="call", now=NOW)[1].choices for k in range(1, 20)]
-    Partner.objects.filter(pk=a.partner_id).update(price_per_call_cents=99_000)
-    Partner.objects.filter(pk=b.partner_id).update(price_per_call_cents=1)
+    compiled = directory_cache.peek(now=NOW)
+    assert compiled is not None
+
+    # As staff change a price (a model save): the directory version moves, so the next decision reads the
+    # directory again and would see the new prices if they counted.
+    for partner, price in ((a.partner, 99_000), (b.partner, 1)):
+        partner.price_per_call_cents = price
+        partner.save(update_fields=["price_per_call_cents"])
     after = [route(request=austin(rotation_key=k), kind="call", now=NOW)[1].choices for k in range(1, 20)]
+
+    rebuilt = directory_cache.peek(now=NOW)
+    assert rebuilt is not None and rebuilt.key == directory_key() != compiled.key  # read again after the change
+    assert {choice.partner_id for choices in before for choice in choices[:1]} == {a.partner_id, b.partner_id}
     assert before == after
 
 
