@@ -18,11 +18,11 @@ SQLite (one fsync instead of thousands).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,8 +31,8 @@ from helpline.calls import services as calls
 from helpline.models import AdmissionRequest, AdmissionStatusChange, Call, DialAttempt, HelplineNumber
 from helpline.privacy import caller_hash
 from partners.billing.invoices import generate_invoice
-from partners.billing.rule import bill_call
-from partners.directory.services import dispute_open
+from partners.billing.rule import bill_calls
+from partners.directory.services import AUTO_PAUSE_REASON_PREFIX, dispute_open
 from partners.models import Dispute, Facility, LedgerEntry, Partner
 from routing import services as routing_services
 from routing.engine import RouteRequest
@@ -41,6 +41,7 @@ from routing.location import resolve_location
 Progress = Callable[[str], None]
 SID_PREFIX = "CAdemo"
 HISTORY_FROM_DAYS = 2  # the routed story covers the last two days; the history is before it
+HISTORY_BILLING_BATCH = 80  # earlier calls billed per batch (one progress line each)
 O = DialAttempt.Outcome  # noqa: E741 - read as the Outcome enum, as in helpline.calls.services
 S = AdmissionRequest.Status
 
@@ -54,12 +55,14 @@ class DemoReport:
     requests: int = 0
     invoices: int = 0
     disputes: int = 0
+    paused: int = 0
 
     def summary(self) -> str:
         return (
             f"{self.calls} calls ({self.failovers} failed over, {self.fallbacks} sent to the fallback line and "
             f"flagged for follow-up, {self.live} in progress), {self.requests} admission requests, "
-            f"{self.invoices} invoices, {self.disputes} open dispute"
+            f"{self.invoices} invoices, {self.disputes} open dispute, "
+            f"{self.paused} partner paused automatically"
         )
 
 
@@ -117,7 +120,7 @@ def _play_call(
 
 def _seed_history(*, rng: random.Random, now: dt.datetime, days: int, per_day: int, progress: Progress) -> int:
     """Older calls for the portal's charts and last month's invoices: finished calls written as rows
-    (no decision log: they predate the demo's routing story) and billed by the real billing rule."""
+    (no decision log: they predate the demo's routing story), then billed by the real billing rule."""
     places = list(
         Facility.objects.filter(is_active=True, partner__license_verified_on__isnull=False)
         .select_related("partner")
@@ -126,8 +129,10 @@ def _seed_history(*, rng: random.Random, now: dt.datetime, days: int, per_day: i
     if not places:
         return 0
     existing = set(Call.objects.filter(call_sid__startswith=SID_PREFIX + "h").values_list("call_sid", flat=True))
-    made = 0
+    rows: list[Call] = []
+    legs: list[DialAttempt] = []
     total = days * per_day
+    hashes: dict[str, str] = {}  # the keyed hash of each of the hundred demo numbers, computed once
     for i in range(total):
         sid = f"{SID_PREFIX}h{i:07d}"
         facility = rng.choice(places)
@@ -138,25 +143,38 @@ def _seed_history(*, rng: random.Random, now: dt.datetime, days: int, per_day: i
         talk = 0 if not accepted else (rng.randint(10, 45) if roll < 0.25 else rng.randint(70, 900))
         if sid in existing:
             continue
-        call = Call.objects.create(
-            call_sid=sid, caller_number=number, caller_hash=caller_hash(number),
-            caller_area=f"{facility.city}, {facility.state}", location_source="zip",
-            service=rng.choice(facility.services or ["detox"]), state=facility.state, zip_code=facility.zip_code,
-            status=Call.Status.COMPLETED, connected_partner=facility.partner if accepted else None,
-            connected_facility=facility if accepted else None, talk_seconds=talk, duration_seconds=talk + 40,
-            started_at=started, ended_at=started + dt.timedelta(seconds=talk + 40),
+        if number not in hashes:
+            hashes[number] = caller_hash(number)
+        rows.append(
+            Call(
+                call_sid=sid, caller_number=number, caller_hash=hashes[number],
+                caller_area=f"{facility.city}, {facility.state}", location_source="zip",
+                service=rng.choice(facility.services or ["detox"]), state=facility.state,
+                zip_code=facility.zip_code, status=Call.Status.COMPLETED,
+                connected_partner=facility.partner if accepted else None,
+                connected_facility=facility if accepted else None, talk_seconds=talk, duration_seconds=talk + 40,
+                started_at=started, ended_at=started + dt.timedelta(seconds=talk + 40),
+            )
         )  # fmt: skip
-        DialAttempt.objects.create(
-            call=call, sequence=1, partner=facility.partner, facility=facility,
-            outcome=O.COMPLETED if accepted else O.NO_ANSWER, accepted=accepted, talk_seconds=talk,
-            started_at=started, ended_at=started + dt.timedelta(seconds=talk + 30),
+        legs.append(
+            DialAttempt(
+                sequence=1, partner=facility.partner, facility=facility,
+                outcome=O.COMPLETED if accepted else O.NO_ANSWER, accepted=accepted, talk_seconds=talk,
+                started_at=started, ended_at=started + dt.timedelta(seconds=talk + 30),
+            )
         )  # fmt: skip
-        call_id = call.pk
-        transaction.on_commit(functools.partial(bill_call, call_id=call_id))
-        made += 1
-        if (i + 1) % 100 == 0:
-            progress(f"  earlier calls: {i + 1} of {total}")
-    return made
+    # Plain rows, nothing decided on insert: written in a few statements, not two per call.
+    Call.objects.bulk_create(rows, batch_size=500)
+    for call, leg in zip(rows, legs, strict=True):
+        leg.call = call
+    DialAttempt.objects.bulk_create(legs, batch_size=500)
+    progress(f"  {len(rows)} earlier calls written")
+    # Billed as the call_final event would bill them, a batch at a time (same rule, fewer round trips).
+    ids = [call.pk for call in rows]
+    for start in range(0, len(ids), HISTORY_BILLING_BATCH):
+        bill_calls(call_ids=ids[start : start + HISTORY_BILLING_BATCH])
+        progress(f"  earlier calls billed: {min(start + HISTORY_BILLING_BATCH, len(ids))} of {len(ids)}")
+    return len(rows)
 
 
 # Recent calls, through the real call path. (where, service, script, hours ago)
@@ -184,10 +202,14 @@ ROUTED_CALLS: list[tuple[str, str, list[str], float]] = [
 ]
 
 
+def _general_number() -> str:
+    numbers = list(HelplineNumber.objects.filter(kind=HelplineNumber.Kind.GENERAL).values_list("number", flat=True))
+    return str(numbers[0]) if numbers else "+18885550100"
+
+
 def _seed_routed_calls(*, rng: random.Random, now: dt.datetime, report: DemoReport, progress: Progress) -> None:
     existing = set(Call.objects.filter(call_sid__startswith=SID_PREFIX + "r").values_list("call_sid", flat=True))
-    numbers = list(HelplineNumber.objects.filter(kind=HelplineNumber.Kind.GENERAL).values_list("number", flat=True))
-    to_number = str(numbers[0]) if numbers else "+18885550100"
+    to_number = _general_number()
     before = report.calls
     for n, (zip_code, service, steps, hours) in enumerate(ROUTED_CALLS):
         sid = f"{SID_PREFIX}r{n:04d}"
@@ -283,7 +305,10 @@ def _seed_requests(*, now: dt.datetime, report: DemoReport) -> None:
     hashes = [caller_hash(_demo_request_phone(n)) for n in range(len(REQUEST_STORIES))]
     if AdmissionRequest.objects.filter(phone_hash__in=hashes).exists():
         return  # seeded before: the queue is left as staff have worked it
-    for n, (final, zip_code, service, hours) in enumerate(REQUEST_STORIES):
+    # Oldest first, as they would have arrived (and the routing's compiled directory, kept per UTC day,
+    # is built once per day instead of at every change of day).
+    stories = sorted(enumerate(REQUEST_STORIES), key=lambda story: -(story[1][3] * 60 + 7 * story[0]))
+    for n, (final, zip_code, service, hours) in stories:
         created = now - dt.timedelta(hours=hours, minutes=7 * n + 3)
         location = resolve_location(given_zip=zip_code)
         req = admission_request_create(
@@ -351,6 +376,42 @@ def _seed_requests(*, now: dt.datetime, report: DemoReport) -> None:
         req.save()
 
 
+# --- A partner paused automatically ------------------------------------------------------------------
+
+AUTO_PAUSE_ZIP = "33130"  # Miami: Bayfront Recovery is the only partner there, so every miss goes to the fallback line
+
+
+def _seed_auto_pause(*, now: dt.datetime, report: DemoReport, progress: Progress) -> None:
+    """Bayfront's line stops answering: the misses of the last few minutes pause it through the real path.
+
+    Each unanswered leg sends the helpline's ``partner_leg_unanswered`` event, and the
+    partners' handler (``partner_check_auto_pause``) pauses the partner once the
+    ``AUTO_PAUSE_UNANSWERED_THRESHOLD`` is reached within ``AUTO_PAUSE_WINDOW_MINUTES``:
+    the intake home's "partners paused automatically today". Run last, so the rest of
+    the demo routes as if Bayfront were answering.
+    """
+    misses = settings.AUTO_PAUSE_UNANSWERED_THRESHOLD
+    spacing = min(20.0, settings.AUTO_PAUSE_WINDOW_MINUTES / (misses + 1))
+    sids = [f"{SID_PREFIX}p{n}" for n in range(misses)]
+    if Call.objects.filter(call_sid__in=sids).exists():
+        return  # seeded before (staff may have resumed the partner since)
+    to_number = _general_number()
+    for n, sid in enumerate(sids):
+        started = now - dt.timedelta(minutes=spacing * (misses - 1 - n) + 1)  # the last one a minute ago
+        call = _play_call(
+            sid=sid, caller=f"+1512555{190 + n:04d}", zip_code=AUTO_PAUSE_ZIP, service="detox", language="en",
+            steps=["no-answer"], talk=0, at=started, to_number=to_number,
+        )  # fmt: skip
+        report.calls += 1
+        report.fallbacks += call.status == Call.Status.FALLBACK
+    paused = Partner.objects.filter(
+        facilities__zip_code=AUTO_PAUSE_ZIP, paused_reason__startswith=AUTO_PAUSE_REASON_PREFIX
+    ).distinct()
+    report.paused += paused.count()
+    for partner in paused:
+        progress(f"  {partner.display_name} missed {misses} calls in a row: paused automatically")
+
+
 # --- Billing ----------------------------------------------------------------------------------------------
 
 
@@ -385,13 +446,14 @@ def seed_demo_activity(
     rng = random.Random(seed)  # noqa: S311 - demo data, not security
     now = timezone.now()
     report = DemoReport()
-    with transaction.atomic():  # one commit for the history; billing runs on that commit (on_commit)
+    with transaction.atomic():  # one commit for the history and its billing
         report.calls += _seed_history(rng=rng, now=now, days=days, per_day=per_day, progress=say)
-        say(f"  {report.calls} earlier calls written; billing them")
     with transaction.atomic():
         _seed_routed_calls(rng=rng, now=now, report=report, progress=say)
     with transaction.atomic():
         _seed_requests(now=now, report=report)
         say(f"  admission requests: {report.requests} in every state")
         _seed_billing(now=now, report=report)
+    with transaction.atomic():
+        _seed_auto_pause(now=now, report=report, progress=say)
     return report

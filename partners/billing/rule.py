@@ -23,6 +23,7 @@ import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum
@@ -51,6 +52,7 @@ _LEG_ENDED_OUTCOMES = {
 
 
 STUCK_LEG_AFTER = dt.timedelta(hours=6)
+SWEEP_BATCH = 100  # calls billed per transaction by the sweep (their partners stay locked until it commits)
 
 
 @dataclass(frozen=True)
@@ -136,20 +138,56 @@ def _request_leg_facts(request: AdmissionRequest, attempt: DialAttempt) -> LegFa
     )
 
 
-def _after_charge(entry: LedgerEntry) -> None:
-    """Side effects once a charge has committed: budget counters and the partner's webhook."""
-    try:
-        routing_services.record_billed(
-            partner_id=entry.partner_id, amount_cents=entry.amount_cents, at=entry.occurred_at
-        )
-    except Exception:  # noqa: BLE001 - a counter failure must not lose the charge (the ledger is the truth)
-        logger.exception("record_billed failed for ledger entry %s", entry.pk)
-    try:
-        from partners.webhooks.delivery import enqueue_event
+def _after_charges(entries: list[LedgerEntry]) -> None:
+    """Side effects once charges have committed: budget counters and the partners' webhooks."""
+    for partner_id, amount_cents, at, first_id in _spend_by_month(entries):
+        try:
+            routing_services.record_billed(partner_id=partner_id, amount_cents=amount_cents, at=at)
+        except Exception:  # noqa: BLE001 - a counter failure must not lose the charge (the ledger is the truth)
+            logger.exception("record_billed failed for ledger entry %s (and its month's others)", first_id)
+    # One charge: enqueue_event checks for a webhook itself. Many (a sweep, demo data): ask once which
+    # of their partners have one, instead of once per charge.
+    hooked = _partners_with_webhook({e.partner_id for e in entries}) if len(entries) > 1 else None
+    for entry in entries:
+        if hooked is not None and entry.partner_id not in hooked:
+            continue
+        try:
+            from partners.webhooks.delivery import enqueue_event
 
-        enqueue_event(partner_id=entry.partner_id, event="call.billed", payload=charge_payload(entry))
-    except Exception:  # noqa: BLE001 - a webhook failure must not lose the charge
-        logger.exception("billed webhook not enqueued for ledger entry %s", entry.pk)
+            enqueue_event(partner_id=entry.partner_id, event="call.billed", payload=charge_payload(entry))
+        except Exception:  # noqa: BLE001 - a webhook failure must not lose the charge
+            logger.exception("billed webhook not enqueued for ledger entry %s", entry.pk)
+
+
+# No time zone is further than this from UTC: an instant further than this from a UTC month's
+# first and last moment is in that same month on every partner's own calendar.
+_FURTHEST_ZONE = dt.timedelta(hours=14)
+
+
+def _spend_by_month(entries: list[LedgerEntry]) -> list[tuple[int, int, dt.datetime, int | None]]:
+    """(partner, amount, at, first entry id) for ``record_billed``: charges summed per partner and month.
+
+    ``record_billed`` adds up the amounts of a month and uses ``at`` only to find
+    the month, so one sum per partner and month leaves the counter as one call per
+    charge would. The month is the partner's own (routing knows its zone): a
+    charge near a month's edge, where zones disagree, is passed on alone.
+    """
+    sums: dict[tuple[int, dt.date | None, int | None], list[Any]] = {}
+    for entry in sorted(entries, key=lambda e: (e.occurred_at, e.pk or 0)):
+        at = entry.occurred_at.astimezone(dt.UTC)
+        if (at - _FURTHEST_ZONE).month == at.month == (at + _FURTHEST_ZONE).month:
+            key: tuple[int, dt.date | None, int | None] = (entry.partner_id, at.date().replace(day=1), None)
+        else:
+            key = (entry.partner_id, None, entry.pk)
+        if key in sums:
+            sums[key][1] += entry.amount_cents
+        else:
+            sums[key] = [entry.partner_id, entry.amount_cents, entry.occurred_at, entry.pk]
+    return [(partner_id, amount, at, first_id) for partner_id, amount, at, first_id in sums.values()]
+
+
+def _partners_with_webhook(partner_ids: set[int]) -> set[int]:
+    return set(Partner.objects.filter(pk__in=partner_ids).exclude(webhook_url="").values_list("pk", flat=True))
 
 
 def charge_payload(entry: LedgerEntry) -> dict[str, object]:
@@ -167,16 +205,69 @@ def charge_payload(entry: LedgerEntry) -> dict[str, object]:
     }
 
 
-def _count_in_daily_stats(decision: BillingDecision) -> None:
-    """Add one decided leg to its partner's day (caller holds the partner lock, so no lost update)."""
-    day = decision.occurred_at.astimezone(dt.UTC).date()
-    PartnerDailyStats.objects.get_or_create(partner_id=decision.partner_id, day=day)
-    PartnerDailyStats.objects.filter(partner_id=decision.partner_id, day=day).update(
-        offered=F("offered") + 1,
-        accepted=F("accepted") + int(decision.accepted),
-        billable=F("billable") + int(decision.billable),
-        talk_seconds=F("talk_seconds") + (decision.talk_seconds if decision.accepted else 0),
-    )
+class _DailyCounts:
+    """The decided legs of one billing run, added to their partners' days once per day at the end.
+
+    The caller holds the partners' locks (every writer of these rows does, except the
+    ``rebuild_daily_stats`` repair), so reading which days exist, inserting the missing
+    ones with their counts and incrementing the others cannot lose an update.
+    """
+
+    def __init__(self) -> None:
+        self._days: dict[tuple[int, dt.date], list[int]] = {}
+
+    def add(self, decision: BillingDecision) -> None:
+        day = decision.occurred_at.astimezone(dt.UTC).date()
+        counts = self._days.setdefault((decision.partner_id, day), [0, 0, 0, 0])
+        counts[0] += 1
+        counts[1] += int(decision.accepted)
+        counts[2] += int(decision.billable)
+        counts[3] += decision.talk_seconds if decision.accepted else 0
+
+    def save(self) -> None:
+        if not self._days:
+            return
+        existing = set(
+            PartnerDailyStats.objects.filter(
+                partner_id__in={partner_id for partner_id, _ in self._days}, day__in={day for _, day in self._days}
+            ).values_list("partner_id", "day")
+        )
+        new_days = [
+            PartnerDailyStats(
+                partner_id=partner_id, day=day, offered=offered, accepted=accepted, billable=billable,
+                talk_seconds=talk,
+            )
+            for (partner_id, day), (offered, accepted, billable, talk) in sorted(self._days.items())
+            if (partner_id, day) not in existing
+        ]  # fmt: skip
+        PartnerDailyStats.objects.bulk_create(new_days)
+        for (partner_id, day), (offered, accepted, billable, talk) in sorted(self._days.items()):
+            if (partner_id, day) in existing:
+                PartnerDailyStats.objects.filter(partner_id=partner_id, day=day).update(
+                    offered=F("offered") + offered,
+                    accepted=F("accepted") + accepted,
+                    billable=F("billable") + billable,
+                    talk_seconds=F("talk_seconds") + talk,
+                )
+
+
+class _PriceBook:
+    """``price_at`` for many legs: each partner's price changes read once, on its first billable leg."""
+
+    def __init__(self) -> None:
+        self._changes: dict[int, list[tuple[dt.datetime, int]]] = {}
+
+    def at(self, *, partner: Partner, at: dt.datetime) -> int:
+        changes = self._changes.get(partner.pk)
+        if changes is None:
+            changes = list(
+                PriceChange.objects.filter(partner=partner)
+                .order_by("-effective_from", "-id")
+                .values_list("effective_from", "price_cents")
+            )
+            self._changes[partner.pk] = changes
+        # Newest first, as price_at orders them: the first change in force at ``at`` wins.
+        return next((price for since, price in changes if since <= at), partner.price_per_call_cents)
 
 
 def rebuild_daily_stats(*, partner_id: int | None = None) -> int:
@@ -222,7 +313,9 @@ def _decide_legs(legs: Iterable[tuple[DialAttempt, LegFacts, Call | None, Admiss
     legs = list(legs)
     if not legs:
         return 0
-    new_charges = 0
+    charges: list[LedgerEntry] = []
+    days = _DailyCounts()
+    prices = _PriceBook()
     with transaction.atomic():
         # Serialise billing per partner so two of one caller's calls decided at
         # the same moment cannot both pass the repeat-caller check.
@@ -239,7 +332,7 @@ def _decide_legs(legs: Iterable[tuple[DialAttempt, LegFacts, Call | None, Admiss
             partner = partners[attempt.partner_id]
             reason = decide(partner=partner, leg=facts)
             billable = reason == Reason.BILLABLE
-            price = price_at(partner=partner, at=facts.occurred_at) if billable else 0
+            price = prices.at(partner=partner, at=facts.occurred_at) if billable else 0
             try:
                 with transaction.atomic():
                     decision = BillingDecision.objects.create(
@@ -261,25 +354,28 @@ def _decide_legs(legs: Iterable[tuple[DialAttempt, LegFacts, Call | None, Admiss
                         price_cents=price,
                         min_billable_seconds=partner.min_billable_seconds,
                     )
-                    _count_in_daily_stats(decision)
                     if billable:
-                        entry = LedgerEntry.objects.create(
-                            partner=partner,
-                            kind=LedgerEntry.Kind.CHARGE,
-                            amount_cents=price,
-                            occurred_at=facts.occurred_at,
-                            decision=decision,
-                            dial_attempt=attempt,
-                            call=call,
-                            description=f"{decision.get_kind_display()} {facts.occurred_at:%Y-%m-%d %H:%M} UTC"
-                            f" · {facts.service or 'service not given'} · {facts.talk_seconds}s",
+                        charges.append(
+                            LedgerEntry.objects.create(
+                                partner=partner,
+                                kind=LedgerEntry.Kind.CHARGE,
+                                amount_cents=price,
+                                occurred_at=facts.occurred_at,
+                                decision=decision,
+                                dial_attempt=attempt,
+                                call=call,
+                                description=f"{decision.get_kind_display()} {facts.occurred_at:%Y-%m-%d %H:%M} UTC"
+                                f" · {facts.service or 'service not given'} · {facts.talk_seconds}s",
+                            )
                         )
-                        new_charges += 1
-                        transaction.on_commit(functools.partial(_after_charge, entry))
+                days.add(decision)
             except IntegrityError:
                 # Another run decided this leg (or charged this call) first: nothing to do.
                 logger.info("billing: leg %s already decided", attempt.pk)
-    return new_charges
+        days.save()
+        if charges:
+            transaction.on_commit(functools.partial(_after_charges, charges))
+    return len(charges)
 
 
 def bill_call(*, call_id: int, force: bool = False) -> int:
@@ -296,10 +392,41 @@ def bill_call(*, call_id: int, force: bool = False) -> int:
         logger.warning("bill_call: no call %s", call_id)
         return 0
     attempts = list(DialAttempt.objects.filter(call=call).exclude(billing_decision__isnull=False))
-    ended = call.ended_at is not None or call.status in _CALL_ENDED_STATUSES
-    if not force and (not ended or any(a.outcome in _LEG_LIVE_OUTCOMES for a in attempts)):
+    if not force and not _legs_over(call, attempts):
         return 0
     return _decide_legs((a, _call_leg_facts(call, a), call, None) for a in attempts)
+
+
+def bill_calls(*, call_ids: Iterable[int], force: bool = False) -> int:
+    """``bill_call`` for many calls in one transaction, in call id order (the sweep, demo data).
+
+    The same rule, rows and side effects; the calls, their legs, the partner
+    locks, prices and daily rollups are read once for the batch instead of once
+    per call. Returns the number of new charges.
+    """
+    ids = sorted(set(call_ids))
+    calls = {call.pk: call for call in Call.objects.filter(pk__in=ids)}
+    attempts: dict[int | None, list[DialAttempt]] = {}
+    for attempt in DialAttempt.objects.filter(call_id__in=ids, billing_decision__isnull=True).order_by(
+        "call_id", "sequence"
+    ):
+        attempts.setdefault(attempt.call_id, []).append(attempt)
+    legs = []
+    for call_id in ids:
+        call = calls.get(call_id)
+        if call is None:
+            logger.warning("bill_calls: no call %s", call_id)
+            continue
+        mine = attempts.get(call_id, [])
+        if force or _legs_over(call, mine):
+            legs += [(a, _call_leg_facts(call, a), call, None) for a in mine]
+    return _decide_legs(legs)
+
+
+def _legs_over(call: Call, attempts: list[DialAttempt]) -> bool:
+    """The call has ended and none of its legs is ringing or bridged any more."""
+    ended = call.ended_at is not None or call.status in _CALL_ENDED_STATUSES
+    return ended and not any(a.outcome in _LEG_LIVE_OUTCOMES for a in attempts)
 
 
 def bill_admission_callback(*, attempt_id: int, force: bool = False) -> int:
@@ -329,8 +456,9 @@ def bill_unbilled(*, now: dt.datetime | None = None, grace: dt.timedelta = dt.ti
         .values_list("call_id", flat=True)
         .distinct()
     )
-    for call_id in list(call_ids[:5000]):
-        charges += bill_call(call_id=call_id, force=True)
+    to_bill = list(call_ids[:5000])
+    for start in range(0, len(to_bill), SWEEP_BATCH):
+        charges += bill_calls(call_ids=to_bill[start : start + SWEEP_BATCH], force=True)
     attempt_ids = DialAttempt.objects.filter(
         call__isnull=True, billing_decision__isnull=True, admission_request__isnull=False
     ).filter(

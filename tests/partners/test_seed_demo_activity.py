@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
-from helpline.models import AdmissionRequest, Call
-from partners.models import Dispute, Invoice
+from config.intake import intake_summary
+from helpline.models import AdmissionRequest, Call, DialAttempt
+from partners.directory.services import AUTO_PAUSE_REASON_PREFIX
+from partners.models import Dispute, Invoice, Partner, PartnerChangeLog
 
 pytestmark = pytest.mark.django_db(transaction=True)  # billing runs on commit
 
@@ -14,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)  # billing runs on commit
 def test_seed_demo_routes_its_recent_calls_and_fills_the_queue(capsys):
     call_command("seed_demo", "--password", "correct-horse-battery-staple-42")
     out = capsys.readouterr().out
-    assert "earlier calls: 100 of" in out and "recent calls routed and dialed" in out  # progress as it goes
+    assert "earlier calls billed: 80 of" in out and "recent calls routed and dialed" in out  # progress as it goes
 
     routed = Call.objects.filter(call_sid__startswith="CAdemor")
     assert routed.count() >= 20
@@ -31,6 +34,19 @@ def test_seed_demo_routes_its_recent_calls_and_fills_the_queue(capsys):
         AdmissionRequest.objects.exclude(status__in=["new", "held"]).filter(routing_decision__isnull=True).count() == 0
     )  # held ones wait for staff before routing
     assert Dispute.objects.filter(status=Dispute.Status.OPEN).count() == 1
+    # Missed calls paused a partner through the real auto-pause path, logged and shown on the intake home.
+    assert "missed 3 calls in a row: paused automatically" in out
+    auto = PartnerChangeLog.objects.get(by_label="automatic", action="paused")
+    assert auto.partner.status == Partner.Status.PAUSED
+    assert auto.partner.paused_reason.startswith(AUTO_PAUSE_REASON_PREFIX)
+    assert (
+        DialAttempt.objects.filter(
+            partner=auto.partner, outcome="no-answer", call__call_sid__startswith="CAdemop"
+        ).count()
+        == 3
+    )
+    paused_tile = next(t for t in intake_summary(now=timezone.now())["tiles"] if t.key == "paused")
+    assert paused_tile.count == 1 and paused_tile.items[0].text == auto.partner.display_name
     assert Invoice.objects.filter(total_cents__gt=100_000).exists()  # an issued invoice in four figures
 
     # Rerunning adds nothing.
