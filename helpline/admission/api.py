@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from django.utils import timezone
@@ -50,16 +49,13 @@ from helpline.admission.views import confirm_token, withdraw_token
 from helpline.attribution import Attribution
 from helpline.models import UTM_MAX_LENGTH
 from helpline.privacy import caller_hash
+from helpline.public_urls import absolute_url
 from routing.vocabulary import LANGUAGE_CHOICES
 
 logger = logging.getLogger(__name__)
 
 # Longer than we keep (a page is kept without its query string, which UTM and ad-click ids make long).
 URL_MAX_LENGTH = 2000
-
-
-def _public(path: str) -> str:
-    return settings.PUBLIC_BASE_URL.rstrip("/") + path
 
 
 class FailOpenScopedThrottle(ScopedRateThrottle):
@@ -256,10 +252,12 @@ class AdmissionRequestViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet):
             "public_id": req.public_id,
             "status": req.status,
             "partner_name": req.partner.display_name if shows_partner and req.partner else "",
-            "confirmation_url": _public(
+            "confirmation_url": absolute_url(
                 reverse("admission_confirmation", kwargs={"token": confirm_token(req.public_id)})
             ),
-            "withdraw_url": _public(reverse("admission_withdraw", kwargs={"token": withdraw_token(req.public_id)})),
+            "withdraw_url": absolute_url(
+                reverse("admission_withdraw", kwargs={"token": withdraw_token(req.public_id)})
+            ),
             "consent_text": consent_label(),
             "consent_version": CONSENT_VERSION,
         }

@@ -43,6 +43,7 @@ from helpline.admission.forms import CONSENT_VERSION, WINDOW_SLOTS, consent_labe
 from helpline.attribution import Attribution
 from helpline.models import AdmissionRequest, AdmissionStatusChange, ContactBlock, DialAttempt
 from helpline.privacy import caller_hash
+from helpline.public_urls import absolute_url
 from routing import directory as routing_directory
 
 logger = logging.getLogger(__name__)
@@ -64,10 +65,6 @@ CALLER_RING_SECONDS = 30
 
 ACTIVE_STATUSES = (Status.NEW, Status.ROUTED, Status.NOTIFIED, Status.CALLBACK_ATTEMPTED, Status.UNROUTED)
 FINAL_STATUSES = (Status.CONNECTED, Status.UNREACHABLE, Status.WITHDRAWN, Status.CLOSED)
-
-
-def _public(path: str) -> str:
-    return settings.PUBLIC_BASE_URL.rstrip("/") + path
 
 
 def _enqueue_on_commit(task_name: str, *args: Any) -> None:
@@ -361,7 +358,7 @@ def _webhook_routed(*, req: AdmissionRequest, partner_id: int, facility_id: int,
         "zip_code": req.zip_code,
         "language": req.language,
         "callback_when": req.callback_when,
-        "portal_url": settings.PUBLIC_BASE_URL.rstrip("/") + f"/portal/requests/{req.public_id}/",
+        "portal_url": absolute_url(f"/portal/requests/{req.public_id}/"),
     }
     try:
         with transaction.atomic():
@@ -424,7 +421,7 @@ def admission_request_close(*, request_id: int, note: str, by: Any = None, now: 
 
 
 def portal_url(req: AdmissionRequest) -> str:
-    return _public(f"/portal/requests/{req.public_id}/")
+    return absolute_url(f"/portal/requests/{req.public_id}/")
 
 
 def _area(req: AdmissionRequest) -> str:
@@ -562,7 +559,7 @@ def _choices(req: AdmissionRequest) -> list[dict[str, Any]]:
 
 def callback_urls(attempt_id: int) -> dict[str, str]:
     def url(name: str) -> str:
-        return _public(reverse(f"twilio:callback_{name}", kwargs={"attempt_id": attempt_id}))
+        return absolute_url(reverse(f"twilio:callback_{name}", kwargs={"attempt_id": attempt_id}))
 
     return {name: url(name) for name in ("whisper", "accept", "caller_screen", "caller_accept", "dial_done", "status")}
 

@@ -11,6 +11,7 @@ from django import template
 from helpline import phones
 from helpline.attribution import TrackingSource, current_visit, page_number
 from helpline.models import DialAttempt
+from helpline.public_urls import absolute_url as _absolute_url
 from routing.vocabulary import time_zone_words, written_label
 
 register = template.Library()
@@ -32,6 +33,12 @@ def tel_href(value: object) -> str:
 def sms_href(value: object) -> str:
     """The ``sms:`` target of a number (see ``helpline.phones``)."""
     return phones.sms_href(value)
+
+
+@register.simple_tag
+def absolute_url(path: str) -> str:
+    """``{% absolute_url path %}``: the path on the public address (see ``helpline.public_urls``)."""
+    return _absolute_url(path)
 
 
 @register.filter

@@ -75,7 +75,6 @@ class PasswordResetView(auth_views.PasswordResetView):
     def form_valid(self, form: PasswordResetForm) -> HttpResponse:
         # Links are built on the configured public address, never on the request's Host header.
         self.extra_email_context = {
-            "base_url": settings.PUBLIC_BASE_URL.rstrip("/"),
             "helpline_name": settings.HELPLINE_NAME,
         }
         return super().form_valid(form)

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
-from helpline.site.guides.seo import absolute
+from helpline.public_urls import absolute_url
 
 
 @require_GET
@@ -20,7 +20,7 @@ def robots_txt(request: HttpRequest) -> HttpResponse:
         "Disallow: /es/staff/",
         "Disallow: /twilio/",
         "",
-        f"Sitemap: {absolute('/sitemap.xml')}",
+        f"Sitemap: {absolute_url('/sitemap.xml')}",
     ]
     unique = list(dict.fromkeys(lines))
     return HttpResponse("\n".join(unique) + "\n", content_type="text/plain; charset=utf-8")

@@ -1,4 +1,4 @@
-"""What search engines read: schema.org JSON-LD for a guide, absolute URLs."""
+"""What search engines read: schema.org JSON-LD for a guide."""
 
 from __future__ import annotations
 
@@ -8,14 +8,11 @@ from typing import Any
 from django.conf import settings
 from django.utils.safestring import SafeString, mark_safe
 
+from helpline.public_urls import absolute_url
 from helpline.site.guides.models import Guide
 
 # As django.utils.html.json_script: "<", ">" and "&" escaped so the data cannot close its <script>.
 _ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
-
-
-def absolute(path: str) -> str:
-    return settings.PUBLIC_BASE_URL.rstrip("/") + path
 
 
 def ld_json_script(data: dict[str, Any]) -> SafeString:
@@ -39,7 +36,7 @@ def medical_web_page(*, guide: Guide, url: str) -> dict[str, Any]:
         "dateModified": guide.last_updated.isoformat(),
         "audience": {"@type": "PeopleAudience", "audienceType": "Patients, families and friends"},
         "about": {"@type": "Drug", "name": guide.substance, "alternateName": alternate, "drugClass": guide.drug_class},
-        "publisher": {"@type": "Organization", "name": settings.HELPLINE_NAME, "url": absolute("/")},
+        "publisher": {"@type": "Organization", "name": settings.HELPLINE_NAME, "url": absolute_url("/")},
         "citation": [
             {"@type": "CreativeWork", "name": s["title"], "publisher": s["publisher"], "url": s["url"]}
             for s in guide.sources

@@ -7,8 +7,8 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
 
+from helpline.public_urls import absolute_url
 from helpline.site.guides.selectors import guides_past_review
-from helpline.site.guides.seo import absolute
 
 
 @shared_task(name="helpline.site.guides.tasks.email_guides_past_review", acks_late=True)
@@ -20,7 +20,7 @@ def email_guides_past_review() -> int:
         return len(guides)
     lines = [
         f"- {g.substance} ({g.language}): review was due {g.next_review_due}; last reviewed by "
-        f"{g.reviewer_name}{' (demo)' if g.is_demo_review else ''}. {absolute(g.get_absolute_url())}"
+        f"{g.reviewer_name}{' (demo)' if g.is_demo_review else ''}. {absolute_url(g.get_absolute_url())}"
         for g in guides
     ]
     body = (

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from helpline.admission.forms import AdmissionRequestForm, new_form_stamp
 from helpline.attribution import TrackingSource
+from helpline.public_urls import absolute_url
 from helpline.site.guides import selectors, seo
 from helpline.site.guides.models import Guide
 from helpline.site.guides.rendering import reading_minutes, render_inline, render_sections
@@ -49,7 +50,7 @@ def guide_index(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "guides/index.html",
-        {"groups": groups, "results": guides, "query": query, "canonical": seo.absolute(request.path)},
+        {"groups": groups, "results": guides, "query": query, "canonical": absolute_url(request.path)},
     )
 
 
@@ -66,9 +67,9 @@ def guide_detail(request: HttpRequest, slug: str) -> HttpResponse:
             return render(request, "guides/retired.html", {"guide": guide}, status=410)
         raise Http404("No such guide")
 
-    url = seo.absolute(guide_url(guide))
+    url = absolute_url(guide_url(guide))
     translations = selectors.guide_translations(guide=guide)
-    alternates = [(lang, seo.absolute(guide_url(g))) for lang, g in sorted(translations.items())]
+    alternates = [(lang, absolute_url(guide_url(g))) for lang, g in sorted(translations.items())]
     sources = {s["id"]: s for s in guide.sources}
     other = next((g for lang, g in translations.items() if lang != guide.language), None)
     form = AdmissionRequestForm(initial={"substances": [guide.form_substance], "language": language})

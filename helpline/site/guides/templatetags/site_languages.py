@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.urls import translate_url
 from django.utils import translation
 
-from helpline.site.guides.seo import absolute
+from helpline.public_urls import absolute_url
 
 register = template.Library()
 NAMES = {"en": "English", "es": "Español"}
@@ -37,7 +37,7 @@ def language_urls(context: template.Context) -> dict[str, str]:
 @register.inclusion_tag("guides/alternates.html", takes_context=True)
 def hreflang_links(context: template.Context) -> dict[str, object]:
     urls = _language_urls(context.get("request"))
-    return {"alternates": [(code, absolute(url)) for code, url in sorted(urls.items())]}
+    return {"alternates": [(code, absolute_url(url)) for code, url in sorted(urls.items())]}
 
 
 @register.inclusion_tag("guides/language_switch.html", takes_context=True)
