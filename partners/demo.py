@@ -321,13 +321,10 @@ def _seed_requests(*, now: dt.datetime, report: DemoReport) -> None:
                 payment=["private", "medicaid", "self_pay", ""][n % 4],
             ),
             now=created,
+            hold=final == S.HELD,  # held by the new-number breaker: saved as the real intake saves it
         )  # fmt: skip
         report.requests += 1
-        if final == S.NEW:
-            continue
-        if final == S.HELD:
-            _step(req, S.HELD, created, "held for staff approval: many new numbers this hour", needs_attention=True)
-            req.save()
+        if final in (S.NEW, S.HELD):
             continue
         at = created + dt.timedelta(seconds=2)
         choice = _route_request(req, now=at)
