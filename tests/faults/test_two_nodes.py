@@ -20,7 +20,7 @@ import os
 import re
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -49,34 +49,24 @@ CALLS_PER_NODE = 3
 
 
 @pytest.fixture
-def start_node(tmp_path: Path) -> Iterator[Callable[..., Service]]:
-    """A gunicorn node started the way run.sh and the web container start it."""
-    started: list[Service] = []
-
-    def start(env: dict[str, str], *, name: str, workers: int = 2) -> Service:
+def two_nodes(app_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[Service, Service]]:
+    """Nodes A and B, each a gunicorn started the way run.sh and the web container start it."""
+    nodes = []
+    for name in ("a", "b"):
         port = free_port()
-        node_env = dict(env, GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=str(workers))
-        service = Service(
-            f"node-{name}", [str(VENV_BIN / "gunicorn"), "-c", "config/gunicorn.conf.py"], node_env,
-            tmp_path / f"node-{name}.log",
-        ).start()  # fmt: skip
-        service.extra["base"] = f"http://127.0.0.1:{port}"
-        wait_for(
-            lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code,
-            timeout=30,
-            what=f"node {name}",
-        )
-        started.append(service)
-        return service
-
-    yield start
-    for service in started:
-        service.kill(signal.SIGTERM)
-
-
-@pytest.fixture
-def two_nodes(app_env: dict[str, str], start_node: Callable[..., Service]) -> tuple[Service, Service]:
-    return start_node(app_env, name="a"), start_node(app_env, name="b")
+        env = dict(app_env, GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2")
+        node = Service(f"node-{name}", [str(VENV_BIN / "gunicorn"), "-c", "config/gunicorn.conf.py"], env,
+                       tmp_path / f"node-{name}.log").start()  # fmt: skip
+        node.extra["base"] = f"http://127.0.0.1:{port}"
+        nodes.append(node)
+    try:
+        for node in nodes:  # started side by side, then both waited for
+            health = f"{node.extra['base']}/healthz"
+            wait_for(lambda url=health: requests.get(url, timeout=5).status_code, timeout=30, what=node.name)
+        yield nodes[0], nodes[1]
+    finally:
+        for node in nodes:
+            node.kill(signal.SIGTERM)
 
 
 _callers = iter(range(200, 10_000))
@@ -88,10 +78,9 @@ def caller() -> str:
 
 
 def routed_call(node: Service) -> CallDriver:
-    """A caller through ``node`` up to the partner's leg: incoming, English, detox."""
+    """A caller through ``node`` up to the partner's leg: incoming, then 1 (detox) on the menu."""
     driver = CallDriver(LiveClient(node.extra["base"]), from_=caller())
     driver.incoming()
-    driver.press("1")
     driver.press("1")
     return driver
 
@@ -219,7 +208,6 @@ def test_concurrent_claims_through_both_nodes_never_pass_the_cap(two_nodes):
     for i in range(calls):
         driver = CallDriver(LiveClient((node_a, node_b)[i % 2].extra["base"]), from_=caller())
         driver.incoming()
-        driver.press("1")
         drivers.append(driver)
     barrier = threading.Barrier(calls)
     errors: list[BaseException] = []

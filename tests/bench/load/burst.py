@@ -4,8 +4,8 @@
 
 ``BURST_CALLS`` calls (500) begin within ``BURST_WINDOW_SECONDS`` (10), spread
 evenly. Each is played as Twilio plays it, every request signed with the
-twilio library's ``RequestValidator``: the incoming call, the language and
-service keys, then for each partner leg the leg's status callbacks
+twilio library's ``RequestValidator``: the incoming call, the menu key
+(detox), then for each partner leg the leg's status callbacks
 (initiated, ringing, answered, its end), the whisper and the partner's
 "press 1", the ``<Dial>`` result, and at the end the call's final status
 callback. Partners answer, are busy or are absent: two of them never pick up
@@ -81,6 +81,8 @@ SECRET = "burst-run-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 TOKEN = "burst-run-twilio-token"
 HELPLINE = "+18885550100"
 TWILIO_TIMEOUT_SECONDS = 15  # Twilio gives up on a webhook after 15 s
+# Keys a caller presses before a partner or the fallback line is dialed (the menu is one key today).
+MAX_MENU_KEYS = 3
 # More partner legs than this in one call is a call that rings forever (the routing deadline stops it sooner).
 MAX_LEGS = 10
 # Share of calls whose leg end and final status callback Twilio delivers twice (each must still bill once).
@@ -320,11 +322,14 @@ class Caller:
     async def _run(self) -> None:
         root = await self.post("incoming", "/twilio/voice/incoming", {**fixture("incoming"), **self.params},
                                twiml=True)  # fmt: skip
-        for step in ("menu: language", "menu: service"):
-            await self.pause(self.knobs.think)
+        for key in range(MAX_MENU_KEYS + 1):  # 1 (detox) on the menu, once more if the menu asks again
+            if root is not None and root.find("Dial") is not None:
+                break
             gather = root.find("Gather") if root is not None else None
-            if gather is None:
-                raise CallFailed(f"{step}: no menu")
+            if gather is None or key == MAX_MENU_KEYS:
+                raise CallFailed(f"no menu and no <Dial> after {key} keys")
+            await self.pause(self.knobs.think)
+            step = "menu: service" if key == 0 else f"menu: key {key + 1}"
             root = await self.post(step, gather.get("action", ""), {**fixture("gather"), **self.params, "Digits": "1"},
                                    twiml=True)  # fmt: skip
         talk = self.rng.randint(90, 600)
