@@ -70,6 +70,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import psutil
 from defusedxml import ElementTree as SafeET
 from twilio.request_validator import RequestValidator
 
@@ -146,6 +147,9 @@ class Services:
         )
         self.procs.append((name, proc))
 
+    def pid(self, name: str) -> int:
+        return next(proc.pid for n, proc in self.procs if n == name)
+
     def stop(self) -> None:
         for _name, proc in reversed(self.procs):
             if proc.poll() is None:
@@ -157,9 +161,50 @@ class Services:
                     proc.wait(timeout=10)
 
 
+class CpuMeter:
+    """CPU seconds (user + system) used so far by gunicorn, the Celery worker and this database's backends."""
+
+    def __init__(self, *, gunicorn: int, worker: int, database: str) -> None:
+        self.roots = {"gunicorn": gunicorn, "celery": worker}
+        self.database = database
+
+    @staticmethod
+    def _seconds(proc: psutil.Process) -> float:
+        times = proc.cpu_times()
+        return float(times.user + times.system)
+
+    def sample(self) -> dict[str, dict[int, float]]:
+        out: dict[str, dict[int, float]] = {name: {} for name in (*self.roots, "postgresql")}
+        for name, pid in self.roots.items():
+            try:
+                root = psutil.Process(pid)
+                for proc in (root, *root.children(recursive=True)):
+                    out[name][proc.pid] = self._seconds(proc)
+            except psutil.Error:
+                continue
+        for proc in psutil.process_iter(["cmdline"]):
+            try:  # a backend's title: "postgres: USER DATABASE 127.0.0.1(port) idle"
+                if f" {self.database} " in " ".join(proc.info["cmdline"] or []):
+                    out["postgresql"][proc.pid] = self._seconds(proc)
+            except psutil.Error:
+                continue
+        return out
+
+    @staticmethod
+    def used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:
+        """Seconds used between two samples (a process new since ``before`` counts from zero)."""
+        return {
+            name: round(sum(t - before.get(name, {}).get(pid, 0.0) for pid, t in procs.items()), 2)
+            for name, procs in after.items()
+        }
+
+
 @contextmanager
-def real_services(knobs: Knobs) -> Iterator[tuple[str, Any]]:
-    """Fresh database, private Redis, gunicorn, a Celery worker with beat and the fake Twilio; yields (base, fake)."""
+def real_services(knobs: Knobs) -> Iterator[tuple[str, Any, CpuMeter]]:
+    """Fresh database, private Redis, gunicorn, a Celery worker with beat and the fake Twilio.
+
+    Yields the app's base URL, the fake Twilio and a meter of the CPU the services use.
+    """
     server_url = os.environ.get("DATABASE_URL", "")
     if not server_url.startswith("postgres"):
         raise SystemExit("Set DATABASE_URL to a PostgreSQL database: the burst runs on the real-services shape.")
@@ -213,7 +258,7 @@ def real_services(knobs: Knobs) -> Iterator[tuple[str, Any]]:
                    timeout=60, what="gunicorn (healthz 200)")  # fmt: skip
         wait_until(lambda: "ready." in (OUT / "worker.log").read_text(errors="replace"), timeout=60,
                    what="the Celery worker")  # fmt: skip
-        yield base, fake
+        yield base, fake, CpuMeter(gunicorn=services.pid("gunicorn"), worker=services.pid("worker"), database=db_name)
     finally:
         services.stop()
         fake.stop()
@@ -258,6 +303,7 @@ def fixture(name: str) -> dict[str, str]:
 
 @dataclass
 class Hit:
+    call: int
     step: str
     seconds: float
     status: int
@@ -279,6 +325,7 @@ class Caller:
                  hits: list[Hit], rng: random.Random, index: int) -> None:  # fmt: skip
         self.http, self.base, self.knobs, self.plans, self.hits, self.rng = http, base, knobs, plans, hits, rng
         self.validator = RequestValidator(TOKEN)
+        self.index = index
         self.record = CallRecord(sid="CA" + uuid.uuid4().hex)
         number = f"+1737{200 + index // 10_000:03d}{index % 10_000:04d}"  # every caller a different person
         zip_code = rng.choice(CALLER_ZIPS)
@@ -294,9 +341,9 @@ class Caller:
                 body = await response.read()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            self.hits.append(Hit(step, time.monotonic() - started, 0, f"{type(exc).__name__}: {exc}"))
+            self.hits.append(Hit(self.index, step, time.monotonic() - started, 0, f"{type(exc).__name__}: {exc}"))
             raise CallFailed(step) from exc
-        hit = Hit(step, time.monotonic() - started, status)
+        hit = Hit(self.index, step, time.monotonic() - started, status)
         self.hits.append(hit)
         if status not in (200, 204):
             hit.error = f"HTTP {status}"
@@ -419,10 +466,17 @@ class CallFailed(Exception):
     pass
 
 
-async def play(
-    base: str, knobs: Knobs, plans: dict[str, PartnerPlan]
-) -> tuple[list[CallRecord], list[CallRecord], list[Hit], float]:
-    """(warm-up calls, burst calls, the burst's webhook timings, when the burst began)."""
+@dataclass
+class Played:
+    warmed: list[CallRecord]  # the warm-up calls (checked, not timed)
+    records: list[CallRecord]  # the burst's calls
+    hits: list[Hit]  # the burst's webhooks
+    started: float  # wall clock when the burst's first call began
+    finished: float  # wall clock when its last call's last webhook was answered
+    cpu: dict[str, float]  # CPU seconds used by each service during the burst
+
+
+async def play(base: str, knobs: Knobs, plans: dict[str, PartnerPlan], meter: CpuMeter) -> Played:
     rng = random.Random(knobs.seed)
     timeout = aiohttp.ClientTimeout(total=TWILIO_TIMEOUT_SECONDS)
     # A new connection per webhook, as Twilio makes them; no client-side cap on connections, so every
@@ -438,6 +492,7 @@ async def play(
         warmed = list(await asyncio.gather(*(c.run() for c in warm)))
         hits: list[Hit] = []
         callers = [Caller(http, base, knobs, plans, hits, random.Random(rng.random()), i) for i in range(knobs.calls)]
+        cpu_before = meter.sample()
         started = time.time()
         loop_start = time.monotonic()
 
@@ -446,7 +501,9 @@ async def play(
             return await caller.run()
 
         records = await asyncio.gather(*(begin(i, c) for i, c in enumerate(callers)))
-    return warmed, list(records), hits, started
+        finished = time.time()
+        cpu = CpuMeter.used(cpu_before, meter.sample())
+    return Played(warmed, list(records), hits, started, finished, cpu)
 
 
 # --- the checks ---------------------------------------------------------------------------------------
@@ -549,15 +606,17 @@ def check_the_books(records: list[CallRecord]) -> tuple[list[str], dict[str, Any
 def main() -> int:
     knobs = Knobs()
     load_before = os.getloadavg()
-    with real_services(knobs) as (base, fake):
+    with real_services(knobs) as (base, fake, meter):
         import django
 
         django.setup()
         plans = build_directory(knobs)
         shape = f"gunicorn -c config/gunicorn.conf.py, {knobs.web_workers} workers; Celery worker + beat"
         print(f"burst: {knobs.calls} calls within {knobs.window:g}s against {base} ({shape})", flush=True)
-        warmed, records, hits, started = asyncio.run(play(base, knobs, plans))
-        last_call_done = time.time()
+        played = asyncio.run(play(base, knobs, plans, meter))
+        warmed, records, hits, started, last_call_done = (
+            played.warmed, played.records, played.hits, played.started, played.finished
+        )  # fmt: skip
         accepted = sum(1 for r in warmed + records if r.accepted_phone)
         wait_for_charges(accepted, knobs.drain)
         problems, books = check_the_books(warmed + records)
@@ -579,6 +638,9 @@ def main() -> int:
         problems.append("gunicorn logged a traceback (artifacts/load/burst/gunicorn.log)")
 
     seconds = [h.seconds for h in hits]
+    per_call: dict[int, float] = {}
+    for h in hits:  # the time a call's webhooks took in all, waits for a free worker included
+        per_call[h.call] = per_call.get(h.call, 0.0) + h.seconds
     by_step: dict[str, list[float]] = {}
     for h in hits:
         by_step.setdefault(h.step, []).append(h.seconds)
@@ -598,6 +660,11 @@ def main() -> int:
         "first_leg_accepted": sum(1 for r in records if r.legs[:1] and r.legs[0][1] == "accepted"),
         "after_failover": sum(1 for r in records if r.accepted_phone and len(r.legs) > 1),
         "run_seconds": round(last_call_done - started, 1),
+        "webhooks_per_call": round(len(hits) / max(1, len(records)), 1),
+        "per_call_webhook_ms_p50": round(percentile(list(per_call.values()), 0.5) * 1000),
+        "per_call_webhook_ms_p99": round(percentile(list(per_call.values()), 0.99) * 1000),
+        "cpu_seconds": played.cpu,
+        "cpu_ms_per_call": {k: round(v * 1000 / max(1, len(records)), 1) for k, v in played.cpu.items()},
         "last_charge_after_start_s": round(last_charge - started, 1) if last_charge else None,
         "last_charge_after_last_call_s": round(last_charge - last_call_done, 1) if last_charge else None,
         "twilio_rest_requests": twilio_rest_calls,
