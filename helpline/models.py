@@ -7,6 +7,7 @@ keyed hash beside it for lookups (see ``helpline.privacy``).
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -207,6 +208,33 @@ class Call(models.Model):
 
     def __str__(self) -> str:
         return f"Call {self.call_sid}"
+
+    # Not stored. What one webhook has in hand about this call (``helpline.calls.services``): its legs
+    # as read with the locked row (or None: not read), and the changes and events staged for the
+    # step's one write.
+    @property
+    def known_attempts(self) -> list[DialAttempt] | None:
+        return self.__dict__.get("_known_attempts")
+
+    @known_attempts.setter
+    def known_attempts(self, value: list[DialAttempt] | None) -> None:
+        self.__dict__["_known_attempts"] = value
+
+    @property
+    def staged_fields(self) -> set[str]:
+        return self.__dict__.setdefault("_staged_fields", set())  # type: ignore[no-any-return]
+
+    @staged_fields.setter
+    def staged_fields(self, value: set[str]) -> None:
+        self.__dict__["_staged_fields"] = value
+
+    @property
+    def staged_events(self) -> list[dict[str, Any]]:
+        return self.__dict__.setdefault("_staged_events", [])  # type: ignore[no-any-return]
+
+    @staged_events.setter
+    def staged_events(self, value: list[dict[str, Any]]) -> None:
+        self.__dict__["_staged_events"] = value
 
 
 class DialAttempt(models.Model):

@@ -67,6 +67,10 @@ class RoutingDecision(models.Model):
     location_hint = models.CharField(max_length=80, blank=True)
     rotation_key = models.BigIntegerField(default=0)
     directory_version = models.BigIntegerField(default=0)
+    # Not stored: the live partner state ``route`` read for this decision, (status, licence date,
+    # daily, monthly, concurrent caps, budget, caps zone) by partner id, so that the claim made in the
+    # same request needs no second read (``routing.services.partner_caps``). None once re-read.
+    live_caps: dict[int, tuple] | None = None
 
     class Meta:
         ordering = ["-created_at"]

@@ -411,16 +411,20 @@ def _live_candidates(
     *,
     rotation: tuple[str, date] | None = None,
     counted: list[int] | None = None,
+    caps: dict[int, tuple] | None = None,
 ) -> tuple[dict[int, Candidate], DirectoryKey]:
     """Candidates with live partner state for ``records`` (one query), and the directory key read with them.
 
     With ``rotation`` on PostgreSQL the decision is counted in the same query
-    and the count appended to ``counted``.
+    and the count appended to ``counted``; ``caps`` collects each partner's caps as read.
     """
     partners, key, value = _partner_rows((r.partner_id for r in records), rotation=rotation)
     if value is not None and counted is not None:
         counted.append(value)
     zones = directory.partner_zones
+    if caps is not None:
+        for pid, row in partners.items():
+            caps[pid] = (*row[1:7], zones.get(pid, FALLBACK_CAPS_ZONE))
     periods: dict[str, tuple[date, date]] = {}  # zone -> the partner's (day, month) at ``now``
     cache = directory.candidates
     out: dict[int, Candidate] = {}
@@ -486,6 +490,8 @@ class Shortlist:
     version: int = 0
     rounds: int = 0  # live partner reads (queries) made
     rotation_key: int | None = None  # counted with the first read (PostgreSQL, when asked)
+    # partner id -> (status, licence date, daily, monthly, concurrent caps, budget, caps zone), as read.
+    live_caps: dict[int, tuple] = field(default_factory=dict)
 
 
 def shortlist(
@@ -501,12 +507,13 @@ def shortlist(
     and ``Shortlist.rotation_key`` is the count; otherwise it stays None.
     """
     counted: list[int] = []
+    caps: dict[int, tuple] = {}
 
     def live(
         directory: CompiledDirectory, records: list[FacilityRecord], at: datetime
     ) -> tuple[dict[int, Candidate], DirectoryKey]:
         ask = (rotation_scope, utc_day(at)) if rotation_scope is not None and not counted else None
-        return _live_candidates(directory, records, at, rotation=ask, counted=counted)
+        return _live_candidates(directory, records, at, rotation=ask, counted=counted, caps=caps)
 
     load = loader or live
     directory = directory_cache.peek(now=now) or compiled_directory(now=now)
@@ -520,6 +527,7 @@ def shortlist(
     if result is None:
         result = walk_directory(directory, request=request, now=now, loader=load, expect=None)
     result.rotation_key = counted[0] if counted else None
+    result.live_caps = caps
     return result
 
 

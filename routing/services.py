@@ -50,12 +50,13 @@ import secrets
 import time
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, Case, DateField, F, PositiveIntegerField, Q, Value, When
+from django.db.models import BigIntegerField, Case, DateField, F, PositiveIntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Greatest
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from routing import directory, selectors
@@ -255,14 +256,41 @@ def route(*, request: RouteRequest, kind: str, now: datetime | None = None) -> t
         directory_version=shortlist.version,
         elapsed_ms=round(elapsed_ms, 3),
     )
-    return _store(record), decision
+    stored = _store(record)
+    stored.live_caps = shortlist.live_caps  # for a claim in the same request (``partner_caps``)
+    return stored, decision
 
 
 # --- Call legs: concurrent slots and caps -----------------------------------
 
 
+Statement = tuple[str, list[Any]]
+
+
+def _update_sql(queryset: QuerySet[Any], changes: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The SQL of ``queryset.update(**changes)``, to run as part of a larger statement."""
+    query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
+    query.add_update_values(changes)
+    sql, params = query.get_compiler(queryset.db).as_sql()
+    return sql, list(params)
+
+
+def _partner_zone(partner_id: int, now: datetime) -> str | None:
+    """The zone whose calendar counts the partner's caps, from this process's compiled directory if it has one.
+
+    A zone edit bumps the directory version, and every decision rebuilds a stale copy, so the
+    copy is at worst as old as the last decision made here: a zone change reaches the counts
+    within one call. Without a copy for today (a worker that has not routed yet): None.
+    """
+    compiled = selectors.directory_cache.peek(now=now)
+    return compiled.partner_zones.get(partner_id) if compiled is not None else None
+
+
 def _partner_periods(*, partner_id: int, now: datetime) -> tuple[date, date] | None:
     """The partner's (day, month) at ``now`` on its own calendar, or None if the partner is gone."""
+    zone = _partner_zone(partner_id, now)
+    if zone is not None:
+        return selectors.local_periods(now, zone)
     caps = directory.source().partner_caps(partner_id)
     if caps is None:
         return None
@@ -276,16 +304,32 @@ def _create_counter(*, partner_id: int, day: date, month: date, now: datetime) -
     )
 
 
-def claim_leg(*, partner_id: int, now: datetime) -> bool:
-    """Claim one concurrent-call slot and count one call today and this month, or say no.
+def partner_caps(*, partner_id: int, decision: RoutingDecision | None = None) -> tuple | None:
+    """The partner's live caps: as ``route`` read them in this request (``decision``), else one query.
 
-    Days and months are the partner's own (``Partner.time_zone``, else its
-    first facility's): see ``selectors.local_periods``.
+    ``route`` keeps the live state it read for the partners it chose on the decision it
+    returns (in memory only): a claim made in the same request needs no second read.
+    """
+    seen = getattr(decision, "live_caps", None) if decision is not None else None
+    if seen is not None and partner_id in seen:
+        return seen[partner_id]
+    return directory.source().partner_caps(partner_id)
 
-    The claim is one compare-and-set ``UPDATE`` of the partner's counter row
-    that also rolls the period over, so it holds whatever order workers with
-    slightly different clocks arrive in. With (d, m) the worker's day and
-    month and (D, M) the row's:
+
+def claim_leg_statement(*, partner_id: int, now: datetime, caps: tuple | None) -> Statement | None:
+    """The claim as one SQL statement (``claim_leg`` runs it), or None when ``caps`` refuse it outright.
+
+    An upsert, so a partner's first claim ever needs no second statement: a new
+    counter row starts at one call; an existing one is counted up in the
+    ``DO UPDATE``, whose ``WHERE`` is the compare-and-set on the caps. A row
+    was written (``RETURNING partner_id`` gives one row) if and only if the
+    claim holds. Portable (PostgreSQL and SQLite upserts), and usable as a
+    ``WITH claim AS (...)`` of a larger statement on PostgreSQL, so the
+    helpline can insert the leg it dials in the same round trip.
+
+    Days and months are the partner's own. The statement rolls the period over
+    too, whatever order workers with slightly different clocks arrive in. With
+    (d, m) the worker's day and month and (D, M) the row's:
 
     - D < d (a new day for this worker): the row moves to d and counts 1;
     - D = d: counts one more if under the cap;
@@ -296,61 +340,83 @@ def claim_leg(*, partner_id: int, now: datetime) -> bool:
     and likewise for the month, its cap and its budget (spend restarts at 0 in
     a new month). The row never goes back to an older period and the count in
     it never passes the cap: PostgreSQL locks the row, and a second worker's
-    UPDATE waits, then re-checks its WHERE against the first one's result.
-    Paused or unverified partners are refused too.
+    upsert waits, then re-checks its WHERE against the first one's result.
+    Every right-hand side reads the row as it was before this statement (SQL
+    semantics), so the CASEs see the old day and month although the same
+    statement moves them.
     """
-    caps = directory.source().partner_caps(partner_id)
     if caps is None:
-        return False
+        return None  # the partner is gone
     status, verified_on, daily_cap, monthly_cap, concurrent_cap, budget, zone = caps
     if status != directory.PARTNER_ACTIVE or verified_on is None:
-        return False
+        return None
     if 0 in (daily_cap, monthly_cap, concurrent_cap, budget):
-        return False  # a cap of zero: no call at all (a new period must not count one)
+        return None  # a cap of zero: no call at all (a new period must not count one)
     day, month = selectors.local_periods(now, zone)
-    new_day, new_month = Q(day__lt=day), Q(month__lt=month)
-    conditions = Q(partner_id=partner_id)
+    ops = connection.ops
+    meta = PartnerCounter._meta
+    table = ops.quote_name(meta.db_table)
+    col = {f.name: ops.quote_name(f.column) for f in meta.concrete_fields}
+    new_day, new_month = f"c.{col['day']} < %s", f"c.{col['month']} < %s"
+    conditions = ["TRUE"]
+    at = ops.adapt_datetimefield_value(now)
+    day_p, month_p = ops.adapt_datefield_value(day), ops.adapt_datefield_value(month)
+    params: list[Any] = [partner_id, day_p, month_p, at]
+    sets = [
+        f"{col['active_calls']} = c.{col['active_calls']} + 1",
+        f"{col['day']} = CASE WHEN {new_day} THEN %s ELSE c.{col['day']} END",
+        f"{col['calls_today']} = CASE WHEN {new_day} THEN 1 ELSE c.{col['calls_today']} + 1 END",
+        f"{col['month']} = CASE WHEN {new_month} THEN %s ELSE c.{col['month']} END",
+        f"{col['calls_this_month']} = CASE WHEN {new_month} THEN 1 ELSE c.{col['calls_this_month']} + 1 END",
+        f"{col['spend_this_month_cents']} = CASE WHEN {new_month} THEN 0 ELSE c.{col['spend_this_month_cents']} END",
+        f"{col['updated_at']} = %s",
+    ]
+    params += [day_p, day_p, day_p, month_p, month_p, month_p, month_p, at]
     if concurrent_cap is not None:
-        conditions &= Q(active_calls__lt=concurrent_cap)
+        conditions.append(f"c.{col['active_calls']} < %s")
+        params.append(concurrent_cap)
     if daily_cap is not None:
-        conditions &= new_day | Q(calls_today__lt=daily_cap)
+        conditions.append(f"({new_day} OR c.{col['calls_today']} < %s)")
+        params += [day_p, daily_cap]
     if monthly_cap is not None:
-        conditions &= new_month | Q(calls_this_month__lt=monthly_cap)
+        conditions.append(f"({new_month} OR c.{col['calls_this_month']} < %s)")
+        params += [month_p, monthly_cap]
     if budget is not None:
-        conditions &= new_month | Q(spend_this_month_cents__lt=budget)
-    counted: PositiveIntegerField[int, int] = PositiveIntegerField()
-    # Every right-hand side reads the row as it was before this UPDATE (SQL semantics), so the
-    # CASEs see the old day/month even though the same statement moves them.
-    increment = {
-        "active_calls": F("active_calls") + 1,
-        "day": Greatest(F("day"), Value(day), output_field=DateField()),
-        "calls_today": Case(When(new_day, then=Value(1)), default=F("calls_today") + 1, output_field=counted),
-        "month": Greatest(F("month"), Value(month), output_field=DateField()),
-        "calls_this_month": Case(
-            When(new_month, then=Value(1)), default=F("calls_this_month") + 1, output_field=counted
-        ),
-        "spend_this_month_cents": Case(
-            When(new_month, then=Value(0)), default=F("spend_this_month_cents"), output_field=BigIntegerField()
-        ),
-        "updated_at": now,
-    }
-    with transaction.atomic():
-        if PartnerCounter.objects.filter(conditions).update(**increment) == 1:
-            return True
-        # No row yet (else: at a cap). Create it, then try once more.
-        _create_counter(partner_id=partner_id, day=day, month=month, now=now)
-        return PartnerCounter.objects.filter(conditions).update(**increment) == 1
+        conditions.append(f"({new_month} OR c.{col['spend_this_month_cents']} < %s)")
+        params += [month_p, budget]
+    columns = ", ".join(
+        col[name]
+        for name in ("partner", "active_calls", "day", "calls_today", "month", "calls_this_month")
+        + ("spend_this_month_cents", "updated_at")
+    )
+    sql = (
+        f"INSERT INTO {table} AS c ({columns}) VALUES (%s, 1, %s, 1, %s, 1, 0, %s) "  # noqa: S608 - our table
+        f"ON CONFLICT ({col['partner']}) DO UPDATE SET {', '.join(sets)} WHERE {' AND '.join(conditions)} "
+        f"RETURNING {col['partner']}"
+    )
+    return sql, params
 
 
-def release_leg(*, partner_id: int, accepted: bool, now: datetime) -> None:
-    """Free the leg's slot; when the partner did not accept, give the call count back.
+def claim_leg(*, partner_id: int, now: datetime, decision: RoutingDecision | None = None) -> bool:
+    """Claim one concurrent-call slot and count one call today and this month, or say no.
 
-    ``now`` is when the leg was claimed (see the module docstring): the count
-    goes back only if the row is still in that day (month), never into a newer
-    one. A late worker's claim that counted into the newer day is therefore not
-    given back; its day ends one call short rather than one over. Counts never
-    go below zero, so a stray second release cannot corrupt them.
+    One statement (``claim_leg_statement``): a compare-and-set upsert of the
+    partner's counter row. Paused or unverified partners, and caps of zero, are
+    refused without a write. ``decision``: the decision ``route`` returned in
+    this request, whose live partner state spares the read of the caps.
     """
+    statement = claim_leg_statement(
+        partner_id=partner_id, now=now, caps=partner_caps(partner_id=partner_id, decision=decision)
+    )
+    if statement is None:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(*statement)
+        return cursor.fetchone() is not None
+
+
+def release_leg_statement(*, partner_id: int, accepted: bool, now: datetime) -> Statement:
+    """``release_leg`` as one UPDATE (a ``WITH`` part of a larger statement on PostgreSQL)."""
     changes: dict[str, Any] = {
         # output_field: PositiveIntegerField minus an int literal is otherwise a "mixed types" FieldError.
         "active_calls": Greatest(F("active_calls") - 1, 0, output_field=PositiveIntegerField()),
@@ -370,7 +436,21 @@ def release_leg(*, partner_id: int, accepted: bool, now: datetime) -> None:
                 default=F("calls_this_month"),
                 output_field=PositiveIntegerField(),
             )
-    PartnerCounter.objects.filter(partner_id=partner_id).update(**changes)
+    sql, params = _update_sql(PartnerCounter.objects.filter(partner_id=partner_id), changes)
+    return sql, list(params)
+
+
+def release_leg(*, partner_id: int, accepted: bool, now: datetime) -> None:
+    """Free the leg's slot; when the partner did not accept, give the call count back.
+
+    ``now`` is when the leg was claimed (see the module docstring): the count
+    goes back only if the row is still in that day (month), never into a newer
+    one. A late worker's claim that counted into the newer day is therefore not
+    given back; its day ends one call short rather than one over. Counts never
+    go below zero, so a stray second release cannot corrupt them.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(*release_leg_statement(partner_id=partner_id, accepted=accepted, now=now))
 
 
 def record_billed(*, partner_id: int, amount_cents: int, at: datetime) -> None:

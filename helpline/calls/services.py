@@ -15,18 +15,31 @@ import logging
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, DateTimeField, Exists, F, QuerySet, Value, When
+from django.db.models.functions import Coalesce
 from django.db.models.signals import post_delete, post_save
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from helpline import events
 from helpline.models import Call, CallEvent, DialAttempt, HelplineNumber
 from helpline.privacy import caller_hash, normalise_phone
 from routing.engine import Location, RouteRequest
+
+Statement = tuple[str, list[Any]]
+
+
+def _update_sql(queryset: QuerySet[Any], changes: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The SQL of ``queryset.update(**changes)``, to run as part of a larger statement."""
+    query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
+    query.add_update_values(changes)
+    sql, params = query.get_compiler(queryset.db).as_sql()
+    return sql, list(params)
+
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +201,97 @@ def call_locked(*, call_sid: str) -> Call | None:
     return Call.objects.select_for_update().filter(call_sid=call_sid).first()
 
 
+def call_locked_with_attempts(*, call_sid: str) -> Call | None:
+    """The call row locked, with its legs (partner and facility read with them): one query when it has legs.
+
+    For the webhooks about a call's legs (dial result, status callbacks), which
+    need both. The legs are kept on the call (``known_attempts``), so nothing
+    later in the request reads them again; the lock is on the call row only.
+    """
+    attempts = list(
+        DialAttempt.objects.select_related("call", "partner", "facility")
+        .select_for_update(of=("call",))
+        .filter(call__call_sid=call_sid)
+        .order_by("sequence")
+    )
+    if not attempts:
+        call = call_locked(call_sid=call_sid)
+        if call is not None:
+            call.known_attempts = []
+        return call
+    call = attempts[0].call
+    assert call is not None  # noqa: S101 - filtered on the call
+    for attempt in attempts:
+        attempt.call = call
+    call.known_attempts = attempts
+    return call
+
+
+def _attempts(call: Call) -> list[DialAttempt]:
+    """The call's legs in order: those in hand (read with the locked call, or made in this request), else one read."""
+    if call.known_attempts is None:
+        call.known_attempts = list(call.attempts.select_related("partner", "facility").order_by("sequence"))
+        for attempt in call.known_attempts:
+            attempt.call = call
+    return call.known_attempts
+
+
+def _postgresql() -> bool:
+    return transaction.get_connection().vendor == "postgresql"
+
+
+def _event_values(
+    *,
+    call_id: int | None,
+    sid: str,
+    kind: str,
+    status: str,
+    detail: dict[str, Any] | None,
+    sequence_number: int | None,
+    now: datetime | None,
+) -> dict[str, Any]:
+    return {
+        "call": call_id,
+        "sid": sid[:64],
+        "kind": kind[:30],
+        "status": status[:30],
+        "sequence_number": sequence_number,
+        "detail": detail or {},
+        "received_at": now or timezone.now(),
+    }
+
+
+def _insert_events_sql(rows: list[dict[str, Any]], *, call_sid: str | None = None) -> Statement:
+    """``INSERT … ON CONFLICT (sid, kind, status) DO NOTHING`` of event rows (``_event_values``).
+
+    With ``call_sid`` the call's id is looked up inside the statement (no lock, no read first).
+    """
+    connection = transaction.get_connection()
+    qn = connection.ops.quote_name
+    meta = CallEvent._meta
+    by_name = {f.name: f for f in meta.concrete_fields}
+    names = list(rows[0])
+    fields = [by_name[name] for name in names]
+    groups, params = [], []
+    for row in rows:
+        marks = []
+        for f, name in zip(fields, names, strict=True):
+            if name == "call" and call_sid is not None:
+                call_id = f"SELECT {qn(Call._meta.pk.column)} FROM {qn(Call._meta.db_table)} WHERE call_sid = %s"  # noqa: S608
+                marks.append(f"({call_id})")
+                params.append(call_sid)
+            else:
+                marks.append("%s")
+                params.append(f.get_db_prep_save(row[name], connection))
+        groups.append(f"({', '.join(marks)})")
+    conflict = ", ".join(qn(by_name[n].column) for n in ("sid", "kind", "status"))
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608 - names from the model, values bound
+        f"VALUES {', '.join(groups)} ON CONFLICT ({conflict}) DO NOTHING"
+    )
+    return sql, params
+
+
 def call_log_event(
     *,
     call: Call | None,
@@ -204,33 +308,140 @@ def call_log_event(
     constraint decides as before, without the savepoint and its two extra round
     trips that catching an IntegrityError needed on every webhook.
     """
-    connection = transaction.get_connection()
-    meta = CallEvent._meta
-    values = {
-        "call": call.pk if call is not None else None,
-        "sid": sid[:64],
-        "kind": kind[:30],
-        "status": status[:30],
-        "sequence_number": sequence_number,
-        "detail": detail or {},
-        "received_at": now or timezone.now(),
-    }
-    by_name = {f.name: f for f in meta.concrete_fields}
-    fields = [by_name[name] for name in values]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values.values(), strict=True)]
-    conflict = ", ".join(connection.ops.quote_name(by_name[n].column) for n in ("sid", "kind", "status"))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) "  # noqa: S608 - names from the model, values bound
-            f"VALUES ({', '.join(['%s'] * len(params))}) ON CONFLICT ({conflict}) DO NOTHING",
-            params,
-        )
+    row = _event_values(
+        call_id=call.pk if call is not None else None,
+        sid=sid,
+        kind=kind,
+        status=status,
+        detail=detail,
+        sequence_number=sequence_number,
+        now=now,
+    )
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(*_insert_events_sql([row]))
         return cursor.rowcount == 1
 
 
-def _set_status(*, call: Call, status: str, now: datetime, reason: str = "", fields: Iterable[str] = ()) -> bool:
-    """Move the call forward to ``status``; never backwards, never out of a final state."""
+def call_log_event_for_sid(
+    *,
+    call_sid: str,
+    sid: str,
+    kind: str,
+    status: str,
+    detail: dict[str, Any] | None = None,
+    sequence_number: int | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """``call_log_event`` for the call keyed ``call_sid`` (None if unknown), looked up in the same statement."""
+    row = _event_values(
+        call_id=None, sid=sid, kind=kind, status=status, detail=detail, sequence_number=sequence_number, now=now
+    )
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(*_insert_events_sql([row], call_sid=call_sid))
+        return cursor.rowcount == 1
+
+
+def call_stage_event(
+    *,
+    call: Call,
+    sid: str,
+    kind: str,
+    status: str,
+    detail: dict[str, Any] | None = None,
+    sequence_number: int | None = None,
+    now: datetime | None = None,
+) -> None:
+    """An event stored with the call's next write (``call_flush``), in the same statement on PostgreSQL.
+
+    For events whose replay check nobody needs: the unique key still stores each once.
+    """
+    row = _event_values(
+        call_id=call.pk, sid=sid, kind=kind, status=status, detail=detail, sequence_number=sequence_number, now=now
+    )
+    call.staged_events.append(row)
+
+
+# --- Writing the call: the step's changes in one statement -----------------------------------------------
+#
+# A webhook changes several columns of the call (service, location, route, status, ...) and logs
+# events; each used to be its own UPDATE or INSERT. Services stage them on the call object
+# (``_stage``, ``call_stage_event``) and the step's one write carries them all: on PostgreSQL in
+# the same statement as the leg it claims or closes (``WITH ... AS (...)``), elsewhere one
+# statement after another. ``call_flush`` writes what is staged; every webhook that stages calls it
+# (or a service that writes) before its transaction ends.
+
+
+def _stage(call: Call, *fields: str) -> None:
+    call.staged_fields.update(fields)
+
+
+def _call_update_sql(call: Call, fields: Iterable[str], *, only_if: str = "") -> Statement:
+    connection = transaction.get_connection()
+    qn = connection.ops.quote_name
+    meta = Call._meta
+    sets, params = [], []
+    for name in sorted(fields):
+        f = meta.get_field(name)
+        sets.append(f"{qn(f.column)} = %s")  # type: ignore[union-attr]
+        params.append(f.get_db_prep_save(getattr(call, f.attname), connection))  # type: ignore[union-attr]
+    params.append(call.pk)
+    guard = f" AND {only_if}" if only_if else ""
+    sql = f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} WHERE {qn(meta.pk.column)} = %s{guard}"  # noqa: S608
+    return sql, params
+
+
+def _staged_parts(call: Call | None, *, only_if: str = "") -> list[tuple[str, Statement]]:
+    """The staged events and call changes as ``WITH`` parts (taken: staged no more)."""
+    parts: list[tuple[str, Statement]] = []
+    if call is None:
+        return parts
+    if call.staged_events:
+        parts.append(("staged_events", _insert_events_sql(call.staged_events)))
+        call.staged_events = []
+    if call.staged_fields:
+        parts.append(("staged_call", _call_update_sql(call, call.staged_fields, only_if=only_if)))
+        call.staged_fields = set()
+    return parts
+
+
+def _run_with(parts: list[tuple[str, Statement]], final: Statement) -> tuple | None:
+    """``WITH a AS (...), b AS (...) <final>`` as one statement (PostgreSQL); the final SELECT's row."""
+    sql = "WITH " + ", ".join(f"{name} AS ({text})" for name, (text, _) in parts) + " " + final[0]
+    params = [p for _, (_, ps) in parts for p in ps] + list(final[1])
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() if cursor.description is not None else None
+
+
+def call_flush(*, call: Call) -> None:
+    """Write what is staged on the call: one statement on PostgreSQL (two at most elsewhere)."""
+    if not call.staged_events and not call.staged_fields:
+        return
+    if _postgresql():
+        parts = _staged_parts(call)
+        if len(parts) == 1:
+            with transaction.get_connection().cursor() as cursor:
+                cursor.execute(*parts[0][1])
+            return
+        _run_with(parts[:-1], parts[-1][1])
+        return
+    events, call.staged_events = call.staged_events, []
+    if events:
+        with transaction.get_connection().cursor() as cursor:
+            cursor.execute(*_insert_events_sql(events))
+    if call.staged_fields:
+        fields, call.staged_fields = call.staged_fields, set()
+        call.save(update_fields=sorted(fields))
+
+
+def _save(call: Call, fields: Iterable[str]) -> None:
+    """Write ``fields`` with everything staged on the call."""
+    _stage(call, *fields)
+    call_flush(call=call)
+
+
+def _advance(*, call: Call, status: str, now: datetime, reason: str = "", fields: Iterable[str] = ()) -> bool:
+    """Move the call forward to ``status`` in memory and stage it; never backwards, never out of a final state."""
     if call.status in TERMINAL_STATUSES or STATUS_RANK[status] <= STATUS_RANK[call.status]:
         return False
     call.status = status
@@ -242,8 +453,16 @@ def _set_status(*, call: Call, status: str, now: datetime, reason: str = "", fie
     if status in (S.COMPLETED, S.ABANDONED) and call.ended_at is None:
         call.ended_at = now
         update.add("ended_at")
-    call.save(update_fields=sorted(update))
+    _stage(call, *update)
     return True
+
+
+def _set_status(*, call: Call, status: str, now: datetime, reason: str = "", fields: Iterable[str] = ()) -> bool:
+    """``_advance`` and write it (with whatever else is staged)."""
+    moved = _advance(call=call, status=status, now=now, reason=reason, fields=fields)
+    if moved:
+        call_flush(call=call)
+    return moved
 
 
 # --- IVR choices -------------------------------------------------------------------------------------
@@ -252,25 +471,27 @@ def _set_status(*, call: Call, status: str, now: datetime, reason: str = "", fie
 def call_set_language(*, call: Call, language: str) -> None:
     if call.language != language:
         call.language = language
-        call.save(update_fields=["language"])
+        _save(call, ["language"])
 
 
 def call_set_service(*, call: Call, service: str) -> None:
+    """Staged: written with the route that always follows (``call_route``)."""
     call.service = service
-    call.save(update_fields=["service"])
+    _stage(call, "service")
 
 
 def call_set_location(*, call: Call, location: Location) -> None:
-    """Store the resolved location on the call: every failover reuses it, nobody asks twice."""
+    """Store the resolved location on the call: every failover reuses it, nobody asks twice.
+
+    Staged: written with the route that always follows (``call_route``).
+    """
     call.zip_code = location.zip_code
     call.state = location.state
     call.location_source = location.source
     call.location_precision = location.precision
     call.location_hint = location.hint[:80] if location.precision != "zip" else ""
     call.caller_area = location.label[:80]
-    call.save(
-        update_fields=["zip_code", "state", "location_source", "location_precision", "location_hint", "caller_area"]
-    )
+    _stage(call, "zip_code", "state", "location_source", "location_precision", "location_hint", "caller_area")
 
 
 def call_location(*, call: Call) -> Location:
@@ -289,7 +510,7 @@ def call_note_zip_asked(*, call: Call, now: datetime) -> bool:
     if call.zip_asked_at is not None:
         return False
     call.zip_asked_at = now
-    call.save(update_fields=["zip_asked_at"])
+    _stage(call, "zip_asked_at")
     return True
 
 
@@ -302,13 +523,12 @@ def call_discard_route(*, call: Call) -> None:
     call.failover_plan = []
     call.next_choice = 0
     call.routing_started_at = None
-    call.save(update_fields=["routing_decision", "failover_plan", "next_choice", "routing_started_at"])
+    _save(call, ["routing_decision", "failover_plan", "next_choice", "routing_started_at"])
 
 
 def call_note_zip_attempt(*, call: Call) -> int:
-    call.zip_attempts = F("zip_attempts") + 1
-    call.save(update_fields=["zip_attempts"])
-    call.refresh_from_db(fields=["zip_attempts"])
+    call.zip_attempts += 1  # the call row is locked: no lost update
+    _save(call, ["zip_attempts"])
     return call.zip_attempts
 
 
@@ -319,7 +539,9 @@ def call_send_to_crisis(*, call: Call, now: datetime) -> None:
 def call_send_to_fallback(*, call: Call, reason: str, now: datetime) -> None:
     """Nobody (left) to connect: the default 24/7 line, and staff follow up."""
     call.needs_followup = True
-    _set_status(call=call, status=S.FALLBACK, now=now, reason=reason, fields=["needs_followup"])
+    _stage(call, "needs_followup")
+    _set_status(call=call, status=S.FALLBACK, now=now, reason=reason)
+    call_flush(call=call)
     _bill_when_final(call=call)
 
 
@@ -349,7 +571,10 @@ def _route(*, call: Call, listing: bool, now: datetime) -> tuple[Any, list[dict[
 
 
 def call_route(*, call: Call, now: datetime) -> None:
-    """Run the routing engine once for this call and keep its ordered failover list."""
+    """Run the routing engine once for this call and keep its ordered failover list.
+
+    Staged: written with the first leg's claim (``call_next_attempt``) or whatever the step writes next.
+    """
     if call.routing_decision_id is not None:
         return  # already routed (a re-delivered webhook)
     row, plan = _route(call=call, listing=call.listing_facility_id is not None, now=now)
@@ -357,11 +582,85 @@ def call_route(*, call: Call, now: datetime) -> None:
     call.failover_plan = plan
     call.next_choice = 0
     call.routing_started_at = now
-    call.save(update_fields=["routing_decision", "failover_plan", "next_choice", "routing_started_at"])
+    # A call is dialed only once routed, and a route is set aside only before its first leg:
+    # a call routed now has no legs yet (no read needed to know it).
+    if call.known_attempts is None:
+        call.known_attempts = []
+    _stage(call, "routing_decision", "failover_plan", "next_choice", "routing_started_at")
 
 
 def live_attempt(*, call: Call) -> DialAttempt | None:
-    return call.attempts.filter(outcome__in=LIVE_OUTCOMES).select_related("partner", "facility").last()
+    live = [a for a in _attempts(call) if a.outcome in LIVE_OUTCOMES]
+    return live[-1] if live else None
+
+
+def _decision_in_hand(call: Call) -> Any:
+    """The routing decision made in this request (with the live partner state it read), if any."""
+    for field in ("pool_decision", "routing_decision"):
+        descriptor = getattr(Call, field)
+        if descriptor.is_cached(call):
+            decision = getattr(call, field)
+            if decision is not None and getattr(decision, "live_caps", None):
+                return decision
+    return None
+
+
+def _facility_from_plan(choice: dict[str, Any]) -> Any:
+    """The dialed facility as the plan has it (id, name, phone), without a read; other fields load on access."""
+    model = DialAttempt._meta.get_field("facility").related_model
+    return model.from_db(  # type: ignore[union-attr]
+        transaction.get_connection().alias,
+        ["id", "partner_id", "name", "phone"],
+        [choice["facility_id"], choice["partner_id"], choice["facility_name"], choice["phone"]],
+    )
+
+
+def _claim_and_dial(*, call: Call, choice: dict[str, Any], sequence: int, now: datetime) -> DialAttempt | None:
+    """Claim the partner's slot, record the leg and write the call's staged changes; None if at a cap.
+
+    On PostgreSQL one statement: the claim (``routing.services.claim_leg_statement``),
+    the leg's INSERT only if the claim held, the staged events and the call's
+    changes. The call's changes are written either way: the step goes on to the
+    next choice or the fallback line in the same transaction.
+    """
+    from routing.services import claim_leg, claim_leg_statement, partner_caps
+
+    partner_id = choice["partner_id"]
+    decision = _decision_in_hand(call)
+    attempt = DialAttempt(
+        call=call, sequence=sequence, partner_id=partner_id, facility_id=choice["facility_id"], started_at=now
+    )
+    if _postgresql():
+        statement = claim_leg_statement(
+            partner_id=partner_id, now=now, caps=partner_caps(partner_id=partner_id, decision=decision)
+        )
+        if statement is None:
+            return None
+        connection = transaction.get_connection()
+        qn = connection.ops.quote_name
+        meta = DialAttempt._meta
+        fields = [f for f in meta.concrete_fields if not f.primary_key]
+        marks = ", ".join(["%s"] * len(fields))
+        values = [f.get_db_prep_save(f.pre_save(attempt, add=True), connection) for f in fields]
+        insert = (
+            f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608 - our table
+            f"SELECT {marks} FROM claim RETURNING {qn(meta.pk.column)}"
+        )
+        parts = [("claim", statement), ("leg", (insert, values)), *_staged_parts(call)]
+        row = _run_with(parts, ("SELECT (SELECT id FROM leg)", []))
+        if row is None or row[0] is None:
+            return None
+        attempt.pk = row[0]
+        attempt._state.adding = False
+        attempt._state.db = connection.alias
+    else:
+        call_flush(call=call)
+        if not claim_leg(partner_id=partner_id, now=now, decision=decision):
+            return None
+        attempt.save(force_insert=True)
+    attempt.facility = _facility_from_plan(choice)
+    _attempts(call).append(attempt)
+    return attempt
 
 
 def call_next_attempt(*, call: Call, now: datetime) -> DialAttempt | None:
@@ -370,15 +669,14 @@ def call_next_attempt(*, call: Call, now: datetime) -> DialAttempt | None:
     Re-delivered webhooks get the leg already being dialed. Partners at a cap
     (``claim_leg`` says no) are skipped. Stops at ``DIAL_MAX_ATTEMPTS`` legs or
     when the overall routing deadline has passed; the reason is kept on the call.
+    Whatever was staged on the call is written on every way out.
     """
-    from routing.services import claim_leg
-
     current = live_attempt(call=call)
-    if current is not None:
+    if current is not None or call.status in TERMINAL_STATUSES:
+        call_flush(call=call)
         return current
-    if call.status in TERMINAL_STATUSES:
-        return None
-    made = call.attempts.count()
+    attempts = _attempts(call)
+    made = len(attempts)
     if made >= settings.DIAL_MAX_ATTEMPTS:
         call_send_to_fallback(call=call, reason=f"no partner accepted after {made} attempts", now=now)
         return None
@@ -388,7 +686,7 @@ def call_next_attempt(*, call: Call, now: datetime) -> DialAttempt | None:
             call=call, reason=f"routing deadline of {settings.CALL_ROUTING_DEADLINE_SECONDS}s passed", now=now
         )
         return None
-    tried = set(call.attempts.values_list("partner_id", flat=True))
+    tried = {a.partner_id for a in attempts}
     while True:
         if call.next_choice >= len(call.failover_plan) and not _extend_with_pool(call=call, now=now):
             reason = f"no partner left after {made} attempt(s)" if made else "nobody eligible"
@@ -396,70 +694,92 @@ def call_next_attempt(*, call: Call, now: datetime) -> DialAttempt | None:
             return None
         choice = call.failover_plan[call.next_choice]
         call.next_choice += 1
-        call.save(update_fields=["next_choice"])
+        _stage(call, "next_choice")
         if choice["partner_id"] in tried:
             continue
-        if not claim_leg(partner_id=choice["partner_id"], now=now):
-            call_log_event(
-                call=call,
-                sid=call.call_sid,
-                kind="skip",
-                status=f"facility-{choice['facility_id']}",
-                detail={"partner": choice["partner_name"], "reason": "partner at a call cap"},
-                now=now,
-            )
-            continue
-        attempt = DialAttempt.objects.create(
+        # Dialing from here on unless the claim fails; staged with the claim (the status only moves
+        # forward, and a failed claim goes on to the next choice or the fallback line in this step).
+        _advance(call=call, status=S.DIALING, now=now)
+        attempt = _claim_and_dial(call=call, choice=choice, sequence=made + 1, now=now)
+        if attempt is not None:
+            return attempt
+        call_stage_event(
             call=call,
-            sequence=made + 1,
-            partner_id=choice["partner_id"],
-            facility_id=choice["facility_id"],
-            started_at=now,
+            sid=call.call_sid,
+            kind="skip",
+            status=f"facility-{choice['facility_id']}",
+            detail={"partner": choice["partner_name"], "reason": "partner at a call cap"},
+            now=now,
         )
-        _set_status(call=call, status=S.DIALING, now=now)
-        return attempt
 
 
 def _extend_with_pool(*, call: Call, now: datetime) -> bool:
     """A listing call whose facility did not answer continues with the general pool (routed once)."""
     if call.listing_facility_id is None or call.pool_decision_id is not None:
         return False
-    if not call.attempts.filter(facility_id=call.listing_facility_id).exists():
+    if not any(a.facility_id == call.listing_facility_id for a in _attempts(call)):
         return False  # the listing facility was not dialed: the first decision already was the pool
     row, plan = _route(call=call, listing=False, now=now)
     tried = {c["facility_id"] for c in call.failover_plan}
     call.pool_decision = row
     call.failover_plan = call.failover_plan + [c for c in plan if c["facility_id"] not in tried]
-    call.save(update_fields=["pool_decision", "failover_plan"])
+    _stage(call, "pool_decision", "failover_plan")
     return call.next_choice < len(call.failover_plan)
 
 
 def attempt_for(*, call: Call, attempt_id: str | None) -> DialAttempt | None:
     if not attempt_id or not attempt_id.isdigit():
         return None
-    return call.attempts.select_related("partner", "facility").filter(pk=int(attempt_id)).first()
+    wanted = int(attempt_id)
+    return next((a for a in _attempts(call) if a.pk == wanted), None)
+
+
+def leg_locked(*, attempt_id: str, parent_call_sid: str = "") -> DialAttempt | None:
+    """A call leg with its call (row locked) and partner: one query (``parent_call_sid`` must match if given)."""
+    if not attempt_id.isdigit():
+        return None
+    qs = DialAttempt.objects.select_related("call", "partner", "facility").select_for_update(of=("call",))
+    qs = qs.filter(pk=int(attempt_id), call__isnull=False)
+    if parent_call_sid:
+        qs = qs.filter(call__call_sid=parent_call_sid)
+    return qs.first()
 
 
 def attempt_accept(*, attempt: DialAttempt, now: datetime) -> bool:
     """The partner pressed 1: the leg is bridged and the call is connected to this partner.
 
     Compare-and-set from ``pending``: a replayed keypress changes nothing twice,
-    and a leg already finished (the caller hung up) cannot be accepted.
+    and a leg already finished (the caller hung up) cannot be accepted. On
+    PostgreSQL the leg's and the call's changes are one statement.
     """
-    won = (
-        DialAttempt.objects.filter(pk=attempt.pk, outcome=O.PENDING).update(
-            outcome=O.ACCEPTED, accepted=True, answered_at=now
-        )
-        == 1
-    )
-    attempt.refresh_from_db(fields=["outcome", "accepted", "answered_at"])
-    if won and attempt.call is not None:
-        call = attempt.call
+    call = attempt.call
+    if call is not None:
         call.connected_partner_id = attempt.partner_id
         call.connected_facility_id = attempt.facility_id
-        if not _set_status(call=call, status=S.CONNECTED, now=now, fields=["connected_partner", "connected_facility"]):
-            call.save(update_fields=["connected_partner", "connected_facility"])
-        _notify_partner_connected(call=call, attempt=attempt, now=now)
+        _advance(call=call, status=S.CONNECTED, now=now)
+        _stage(call, "connected_partner", "connected_facility")
+    cas = DialAttempt.objects.filter(pk=attempt.pk, outcome=O.PENDING)
+    changes = {"outcome": O.ACCEPTED, "accepted": True, "answered_at": now}
+    if _postgresql() and call is not None:
+        sql, params = _update_sql(cas, changes)
+        won_sql = (f"{sql} RETURNING 1", list(params))
+        parts = [("won", won_sql), *_staged_parts(call, only_if="EXISTS (SELECT 1 FROM won)")]
+        row = _run_with(parts, ("SELECT EXISTS (SELECT 1 FROM won)", []))
+        won = bool(row and row[0])
+    else:
+        won = cas.update(**changes) == 1
+        if won and call is not None:
+            call_flush(call=call)
+    if won:
+        attempt.outcome, attempt.accepted, attempt.answered_at = O.ACCEPTED, True, now
+        if call is not None:
+            _notify_partner_connected(call=call, attempt=attempt, now=now)
+        return True
+    # Lost (already accepted or finished): nothing of this call's staged change was written.
+    attempt.refresh_from_db(fields=["outcome", "accepted", "answered_at"])
+    if call is not None:
+        call.staged_fields = set()
+        call.refresh_from_db()
     return attempt.accepted
 
 
@@ -503,52 +823,86 @@ def attempt_mark_answered(*, attempt: DialAttempt, dial_call_sid: str, now: date
             DialAttempt.objects.filter(pk=attempt.pk, answered_at__isnull=True).update(answered_at=now)
 
 
+def _unclaimed_sid(dial_call_sid: str) -> Any:
+    """``dial_call_sid`` if no leg has it yet, else the column unchanged (the SID is unique): no IntegrityError."""
+    taken = DialAttempt.objects.filter(dial_call_sid=dial_call_sid)
+    return Case(
+        When(dial_call_sid__isnull=True, then=Case(When(~Exists(taken), then=Value(dial_call_sid)), default=None)),
+        default=F("dial_call_sid"),
+    )
+
+
+def attempt_answered_by_id(*, call_sid: str, attempt_id: int, dial_call_sid: str, now: datetime) -> None:
+    """``attempt_mark_answered`` for a leg known only by its id and its call's SID: one UPDATE, no read, no lock.
+
+    Only the leg's SID (if it has none and no leg has this one) and the time it was answered
+    (if not known yet) change: nothing about the call, so the call row is not locked.
+    """
+    changes: dict[str, Any] = {
+        "answered_at": Coalesce(F("answered_at"), Value(now), output_field=DateTimeField()),
+    }
+    if dial_call_sid:
+        changes["dial_call_sid"] = _unclaimed_sid(dial_call_sid[:64])
+    DialAttempt.objects.filter(pk=attempt_id, call__call_sid=call_sid).update(**changes)
+
+
 def attempt_finish(
     *, attempt: DialAttempt, dial_status: str, duration_seconds: int, dial_call_sid: str, now: datetime
 ) -> bool:
     """Close one leg exactly once (from the Dial action or the leg's own status callback).
 
     The compare-and-set on a live outcome is what makes ``release_leg`` run once
-    per claimed leg whatever order and number of callbacks Twilio sends.
+    per claimed leg whatever order and number of callbacks Twilio sends. The
+    call's row is locked by the caller, so what follows for the call (completed,
+    talk time) is decided here and written with the leg: on PostgreSQL the leg,
+    the partner's counter and the call (with whatever else was staged on it) in
+    one statement, each part only if the leg was still open.
     """
-    from routing.services import release_leg
+    from routing.services import release_leg, release_leg_statement
 
-    call = attempt.call  # kept: refresh_from_db() below drops the cached relation
-    outcome: str
-    if attempt.accepted:
-        outcome = O.COMPLETED
-    else:
-        outcome = DIAL_STATUS_OUTCOME.get(dial_status, O.FAILED)
+    if attempt.outcome not in LIVE_OUTCOMES:
+        return False  # already closed (outcomes never reopen): no statement at all
+    call = attempt.call
+    outcome: str = O.COMPLETED if attempt.accepted else DIAL_STATUS_OUTCOME.get(dial_status, O.FAILED)
     talk = max(0, duration_seconds) if attempt.accepted else 0
-    updates: dict[str, Any] = {"outcome": outcome, "ended_at": now, "talk_seconds": talk}
-    won = DialAttempt.objects.filter(pk=attempt.pk, outcome__in=LIVE_OUTCOMES).update(**updates) == 1
+    changes: dict[str, Any] = {"outcome": outcome, "ended_at": now, "talk_seconds": talk}
+    if dial_call_sid and not attempt.dial_call_sid:
+        changes["dial_call_sid"] = _unclaimed_sid(dial_call_sid[:64])
+    if call is not None and attempt.accepted:
+        call.talk_seconds = talk
+        _advance(call=call, status=S.COMPLETED, now=now, reason=f"connected to {attempt.partner}")
+        _stage(call, "talk_seconds")
+    cas = DialAttempt.objects.filter(pk=attempt.pk, outcome__in=LIVE_OUTCOMES)
+    if _postgresql():
+        sql, params = _update_sql(cas, changes)
+        release_sql, release_params = release_leg_statement(
+            partner_id=attempt.partner_id, accepted=attempt.accepted, now=attempt.started_at
+        )
+        opened = "EXISTS (SELECT 1 FROM closed)"
+        parts = [
+            ("closed", (f"{sql} RETURNING dial_call_sid", list(params))),
+            ("released", (f"{release_sql} AND {opened}", release_params)),
+            *_staged_parts(call, only_if=opened),
+        ]
+        row = _run_with(parts, ("SELECT EXISTS (SELECT 1 FROM closed), (SELECT dial_call_sid FROM closed)", []))
+        won = bool(row and row[0])
+        sid = row[1] if row else None
+    else:
+        won = cas.update(**changes) == 1
+        sid = DialAttempt.objects.filter(pk=attempt.pk).values_list("dial_call_sid", flat=True).first() if won else None
+        if won:
+            # The count goes back to the UTC day the leg was claimed on (routing's contract).
+            release_leg(partner_id=attempt.partner_id, accepted=attempt.accepted, now=attempt.started_at)
+            if call is not None:
+                call_flush(call=call)
     if not won:
         attempt.refresh_from_db()
+        if call is not None:
+            call.staged_fields = set()
+            call.refresh_from_db()
         return False
-    if dial_call_sid and not attempt.dial_call_sid:
-        try:
-            with transaction.atomic():
-                DialAttempt.objects.filter(pk=attempt.pk, dial_call_sid__isnull=True).update(
-                    dial_call_sid=dial_call_sid[:64]
-                )
-        except IntegrityError:
-            pass
-    # Only what may have changed: a full refresh would also drop the partner read with the row.
-    attempt.refresh_from_db(fields=["outcome", "ended_at", "talk_seconds", "dial_call_sid", "accepted", "answered_at"])
-    # The count goes back to the UTC day the leg was claimed on (routing's contract).
-    release_leg(partner_id=attempt.partner_id, accepted=attempt.accepted, now=attempt.started_at)
+    attempt.outcome, attempt.ended_at, attempt.talk_seconds, attempt.dial_call_sid = outcome, now, talk, sid
     if call is not None:
-        call.refresh_from_db()
-        if attempt.accepted:
-            call.talk_seconds = talk
-            if not _set_status(
-                call=call,
-                status=S.COMPLETED,
-                now=now,
-                reason=f"connected to {attempt.partner}",
-                fields=["talk_seconds"],
-            ):
-                call.save(update_fields=["talk_seconds"])
         _bill_when_final(call=call)
     if outcome in UNANSWERED_OUTCOMES:
         events.partner_leg_unanswered.send(sender=DialAttempt, partner_id=attempt.partner_id, now=now)
@@ -559,10 +913,9 @@ def call_caller_gone(*, call: Call, now: datetime, duration_seconds: int | None 
     """Twilio says the caller's leg has ended: stop dialing, close live legs, finish the record."""
     # Ringing legs end with the caller. A bridged (accepted) leg is left to its own Dial action or
     # status callback: only those carry the talk time billing needs.
-    for attempt in call.attempts.filter(outcome=O.PENDING).select_related("partner"):
+    for attempt in [a for a in _attempts(call) if a.outcome == O.PENDING]:
         attempt.call = call
         attempt_finish(attempt=attempt, dial_status="canceled", duration_seconds=0, dial_call_sid="", now=now)
-    call.refresh_from_db()
     fields = []
     if call.status in TERMINAL_STATUSES and call.ended_at is None:
         call.ended_at = now
@@ -570,12 +923,12 @@ def call_caller_gone(*, call: Call, now: datetime, duration_seconds: int | None 
     if duration_seconds is not None and duration_seconds > call.duration_seconds:
         call.duration_seconds = duration_seconds
         fields.append("duration_seconds")
+    _stage(call, *fields)
     if call.status == S.CONNECTED:
-        _set_status(call=call, status=S.COMPLETED, now=now, fields=fields)
+        _advance(call=call, status=S.COMPLETED, now=now)
     elif call.status not in TERMINAL_STATUSES:
-        _set_status(call=call, status=S.ABANDONED, now=now, reason="caller hung up", fields=fields)
-    elif fields:
-        call.save(update_fields=fields)
+        _advance(call=call, status=S.ABANDONED, now=now, reason="caller hung up")
+    call_flush(call=call)
     _bill_when_final(call=call)
 
 
@@ -594,38 +947,56 @@ def call_apply_status(
     Parent-leg callbacks (the caller) finish the call; child-leg callbacks (a
     partner leg, ``ParentCallSid`` set) finish that dial attempt. Unknown SIDs
     are stored for the record and change nothing else.
+
+    What each costs: a leg's initiated/ringing is one INSERT (the call's id
+    looked up inside it); a leg's answered adds one UPDATE of the leg (neither
+    locks the call: nothing about the call changes). A final status locks the
+    call with its legs (one query) and writes the event with what it changes
+    (one statement on PostgreSQL). Final statuses are applied even when the
+    event is a replay: each transition they make happens once (compare-and-set,
+    forward-only status), so a replay changes nothing.
     """
     is_leg = bool(parent_call_sid) or bool(attempt_id)
     owner_sid = parent_call_sid or call_sid
-    call = call_locked(call_sid=owner_sid)
     detail: dict[str, Any] = {}
     if duration_seconds is not None:
         detail["duration"] = duration_seconds
     if attempt_id:
         detail["attempt"] = attempt_id
-    fresh = call_log_event(
-        call=call,
-        sid=call_sid,
-        kind="leg-status" if is_leg else "call-status",
-        status=call_status or "unknown",
-        detail=detail,
-        sequence_number=sequence_number,
-        now=now,
-    )
-    if not fresh or call is None:
+    event: dict[str, Any] = {
+        "sid": call_sid,
+        "kind": "leg-status" if is_leg else "call-status",
+        "status": call_status or "unknown",
+        "detail": detail,
+        "sequence_number": sequence_number,
+        "now": now,
+    }
+    answered = call_status in ("in-progress", "answered")
+    final = call_status in TWILIO_FINAL
+    if is_leg and not answered and not final:
+        call_log_event_for_sid(call_sid=owner_sid, **event)  # initiated, ringing: for the record
+        return
+    if is_leg and answered and attempt_id and attempt_id.isdigit():
+        if call_log_event_for_sid(call_sid=owner_sid, **event):
+            attempt_answered_by_id(call_sid=owner_sid, attempt_id=int(attempt_id), dial_call_sid=call_sid, now=now)
+        return
+    call = call_locked_with_attempts(call_sid=owner_sid)
+    if call is None:
+        call_log_event(call=None, **event)  # stored without a call (adopted if the call is recorded later)
         return
     if is_leg:
-        if call_status not in ("in-progress", "answered") and call_status not in TWILIO_FINAL:
-            return  # initiated, ringing: stored for the record, nothing to apply (no read of the attempt)
+        if answered:  # no attempt id: found by the leg's SID
+            if not call_log_event(call=call, **event):
+                return
+            attempt = next((a for a in _attempts(call) if a.dial_call_sid == call_sid), None)
+            if attempt is not None:
+                attempt_mark_answered(attempt=attempt, dial_call_sid=call_sid, now=now)
+            return
+        call_stage_event(call=call, **event)
         attempt = attempt_for(call=call, attempt_id=attempt_id)
         if attempt is None and call_sid:
-            attempt = call.attempts.select_related("partner").filter(dial_call_sid=call_sid).first()
-        if attempt is None:
-            return
-        attempt.call = call
-        if call_status in ("in-progress", "answered"):
-            attempt_mark_answered(attempt=attempt, dial_call_sid=call_sid, now=now)
-        elif call_status in TWILIO_FINAL:
+            attempt = next((a for a in _attempts(call) if a.dial_call_sid == call_sid), None)
+        if attempt is not None:
             attempt_finish(
                 attempt=attempt,
                 dial_status=call_status,
@@ -633,12 +1004,15 @@ def call_apply_status(
                 dial_call_sid=call_sid,
                 now=now,
             )
+        call_flush(call=call)
         return
+    call_stage_event(call=call, **event)
     if TWILIO_STATUS_RANK.get(call_status, -1) > TWILIO_STATUS_RANK.get(call.twilio_status, -1):
         call.twilio_status = call_status
-        call.save(update_fields=["twilio_status"])
-    if call_status in TWILIO_FINAL:
+        _stage(call, "twilio_status")
+    if final:
         call_caller_gone(call=call, now=now, duration_seconds=duration_seconds)
+    call_flush(call=call)
 
 
 def _bill_when_final(*, call: Call) -> None:
@@ -647,7 +1021,7 @@ def _bill_when_final(*, call: Call) -> None:
     Billing needs the connected leg's final talk time, so a call whose caller
     hung up while the leg's own result is still on its way waits for that result.
     """
-    if call.status not in TERMINAL_STATUSES or call.attempts.filter(outcome__in=LIVE_OUTCOMES).exists():
+    if call.status not in TERMINAL_STATUSES or any(a.outcome in LIVE_OUTCOMES for a in _attempts(call)):
         return
     if getattr(call, "_bill_scheduled", False):
         return  # one request, one billing run

@@ -33,7 +33,12 @@ from tests.helpline.admission_support import (  # noqa: F401
 from tests.helpline.test_admission_callbacks import placed
 from tests.helpline.voice_support import CallDriver, fresh_routing_directory, make_directory, post
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    # Round trips to a database server: on PostgreSQL a step's writes share one statement
+    # (``WITH ... AS``); SQLite runs in-process and takes the statement-by-statement path.
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="round trips are counted on PostgreSQL"),
+]
 __all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
 
 INCOMING, ROUTING, OTHER = 2, 6, 4
@@ -41,13 +46,10 @@ INCOMING, ROUTING, OTHER = 2, 6, 4
 # Today's counts of the steps still over budget (issue 14): ceilings, not targets.
 OVER_BUDGET = {
     "incoming": 5,
-    "service Digits=1 (routing)": 28,
-    "leg status answered": 5,
-    "whisper choice 1": 7,
-    "leg status completed": 11,
-    "dial result completed": 7,
-    "final status callback": 9,
-    "dial result busy (failover)": 25,
+    "service Digits=1 (routing)": 12,
+    "whisper choice 1": 5,
+    "dial result completed": 5,
+    "dial result busy (failover)": 8,
     "callback accept": 5,
     "callback caller-accept": 7,
     "callback status": 11,
