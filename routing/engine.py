@@ -351,6 +351,28 @@ def facility_check(
     return "", _Eligible(c, rank, distance, area_text, open_text)
 
 
+def rotation_pick(weights: Sequence[int], key: int, position: int) -> int:
+    """The index in ``weights`` (the remaining partners of a tier, by partner id) the rotation takes next.
+
+    Position ``position`` takes the point frac(key·step + position/2) on the line of
+    the weights; the partner whose segment holds the point comes next. Shared by the
+    engine and by ``routing.zip_question``, which asks what the first pick would be.
+    """
+    if len(weights) == 1:
+        return 0
+    step = _ROTATION_STEPS[position % len(_ROTATION_STEPS)]
+    # Keys are ints of any size: reduce exactly before mixing in the float step.
+    point = math.fmod((key % 1_000_000_007) * step + 0.5 * position, 1.0)
+    total = sum(max(1, w) for w in weights)
+    target = point * total
+    acc = 0.0
+    for i, w in enumerate(weights):
+        acc += max(1, w)
+        if target < acc:
+            return i
+    return len(weights) - 1
+
+
 def _rotation_order(items: list[_Eligible], key: int, needed: int) -> list[tuple[_Eligible, int]]:
     """Deterministic weighted rotation of one priority tier (one item per partner).
 
@@ -366,18 +388,7 @@ def _rotation_order(items: list[_Eligible], key: int, needed: int) -> list[tuple
         if len(remaining) == 1:
             ordered.append((remaining.pop(), position))
             break
-        step = _ROTATION_STEPS[position % len(_ROTATION_STEPS)]
-        # Keys are ints of any size: reduce exactly before mixing in the float step.
-        point = math.fmod((key % 1_000_000_007) * step + 0.5 * position, 1.0)
-        total = sum(max(1, e.candidate.weight) for e in remaining)
-        target = point * total
-        acc = 0.0
-        index = len(remaining) - 1
-        for i, e in enumerate(remaining):
-            acc += max(1, e.candidate.weight)
-            if target < acc:
-                index = i
-                break
+        index = rotation_pick([e.candidate.weight for e in remaining], key, position)
         ordered.append((remaining.pop(index), position))
         position += 1
     return ordered

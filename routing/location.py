@@ -224,6 +224,34 @@ def zip_tables() -> tuple[dict[str, Places], dict[str, Places], dict[tuple[int, 
     )
 
 
+@functools.lru_cache(maxsize=1)
+def residential_zips() -> dict[str, tuple[tuple[str, str, float, float], ...]]:
+    """Place ("IL", or "a312" for an area code) -> its active STANDARD ZIPs as (ZIP, state, latitude, longitude).
+
+    Where people live and call from (not PO boxes, single-firm or military ZIPs):
+    ``routing.zip_question`` weighs how many of a place's ZIPs a question could
+    change. Built once per process from the ``zipcodes`` data.
+    """
+    out: dict[str, list[tuple[str, str, float, float]]] = {}
+    for row in zipcodes.list_all():
+        state = row.get("state", "")
+        code = str(row.get("zip_code", ""))
+        if state not in ROUTABLE_STATES or len(code) != 5 or row.get("zip_code_type") != "STANDARD":
+            continue
+        if not row.get("active"):
+            continue
+        try:
+            lat, lon = float(row["lat"]), float(row["long"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if lat == 0 and lon == 0:
+            continue
+        entry = (code, state, lat, lon)
+        for place in {state, *(f"a{ac}" for ac in row.get("area_codes") or ())}:
+            out.setdefault(place, []).append(entry)
+    return {place: tuple(entries) for place, entries in out.items()}
+
+
 def area_code_state(caller_number: str) -> tuple[str, str] | None:
     """(area code, state) of a US/PR geographic caller ID, or None.
 

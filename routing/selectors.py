@@ -177,6 +177,10 @@ class CompiledDirectory:
     finer_in_state: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     not_nationwide: dict[str, list[int]] = field(default_factory=dict)
     offering: dict[str, int] = field(default_factory=dict)
+    # (place, state, service) -> {the finer-area facilities serving a ZIP: how many of the place's
+    # residential ZIPs that set serves}, filled on first use by ``routing.zip_question`` (a copy is
+    # never changed once built, so this memo lives and dies with it).
+    zip_outcomes: dict[tuple[str, str, str], tuple[dict[frozenset[int], int], int]] = field(default_factory=dict)
 
     @property
     def key(self) -> DirectoryKey:

@@ -554,7 +554,7 @@ def _choice_dict(choice: Any, *, pool: bool) -> dict[str, Any]:
     return data
 
 
-def _route(*, call: Call, listing: bool, now: datetime) -> tuple[Any, list[dict[str, Any]]]:
+def _route(*, call: Call, listing: bool, now: datetime, rotation_key: int = 0) -> tuple[Any, list[dict[str, Any]]]:
     from routing.services import route
 
     request = RouteRequest(
@@ -563,6 +563,7 @@ def _route(*, call: Call, listing: bool, now: datetime) -> tuple[Any, list[dict[
         language=call.language if call.language != "en" else "",
         listing_facility_id=call.listing_facility_id if listing else None,
         max_choices=max(1, settings.DIAL_MAX_ATTEMPTS + 2),  # spare entries for partners found at a cap
+        rotation_key=rotation_key,
     )
     row, decision = route(request=request, kind="call", now=now)
     return row, [
@@ -570,14 +571,16 @@ def _route(*, call: Call, listing: bool, now: datetime) -> tuple[Any, list[dict[
     ]
 
 
-def call_route(*, call: Call, now: datetime) -> None:
+def call_route(*, call: Call, now: datetime, rotation_key: int = 0) -> None:
     """Run the routing engine once for this call and keep its ordered failover list.
 
     Staged: written with the first leg's claim (``call_next_attempt``) or whatever the step writes next.
+    ``rotation_key``: the turn of the rotation the call already took (a decision set aside for the
+    ZIP question); 0 takes the next one.
     """
     if call.routing_decision_id is not None:
         return  # already routed (a re-delivered webhook)
-    row, plan = _route(call=call, listing=call.listing_facility_id is not None, now=now)
+    row, plan = _route(call=call, listing=call.listing_facility_id is not None, now=now, rotation_key=rotation_key)
     call.routing_decision = row
     call.failover_plan = plan
     call.next_choice = 0

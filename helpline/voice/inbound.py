@@ -32,7 +32,7 @@ from helpline.voice.prompts import PROMPTS, prompt
 from helpline.voice.security import is_valid_twilio_request, twilio_webhook
 from routing.location import area_code_state, resolve_location
 from routing.vocabulary import SPOKEN_SERVICE
-from routing.zip_question import zip_question
+from routing.zip_question import ZipQuestion, zip_question
 
 logger = logging.getLogger(__name__)
 
@@ -163,9 +163,10 @@ def service_menu_response(*, call: Call, attempt: int, preface: str = "", disclo
     return response
 
 
-def zip_response(*, call: Call, attempt: int, preface: str = "") -> VoiceResponse:
+def zip_response(*, call: Call, attempt: int, preface: str = "", turn: int = 0) -> VoiceResponse:
+    """The ZIP question; ``turn`` is the rotation turn the call took, carried on the (signed) action URL."""
     response = VoiceResponse()
-    action = public("zip", **{"try": attempt})
+    action = public("zip", **{"try": attempt, "turn": turn})
     # Star ends the Gather at once ("if you don't know it, press star"); with actionOnEmptyResult
     # Twilio posts star and silence to the action too, which goes on with what is known.
     gather = response.gather(
@@ -409,22 +410,32 @@ def _ask_zip_or_route(*, call: Call, now: Any, preface: str = "") -> HttpRespons
     """
     calls.call_route(call=call, now=now)
     if call.location_precision != "zip" and call.zip_asked_at is None:
-        plan = call.failover_plan
-        question = zip_question(
-            location=calls.call_location(call=call),
-            service=call.service or "unsure",
-            now=now,
-            routed=True,
-            first_facility_id=plan[0]["facility_id"] if plan else None,
-            listing_facility_id=call.listing_facility_id,
-            area_code=_area_code_in_state(call),
-        )
+        question = zip_question_for(call=call, now=now)
         if question.ask and calls.call_note_zip_asked(call=call, now=now):
+            turn = call.routing_decision.rotation_key if call.routing_decision is not None else 0
             detail = {"why": question.reason, "set_aside_decision": call.routing_decision_id}
             calls.call_discard_route(call=call)
             calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status="zip:asked", detail=detail, now=now)
-            return twiml(zip_response(call=call, attempt=1, preface=preface))
+            return twiml(zip_response(call=call, attempt=1, preface=preface, turn=turn))
     return _continue(call=call, now=now, preface=preface)
+
+
+def zip_question_for(*, call: Call, now: Any) -> ZipQuestion:
+    """``routing.zip_question`` for a call routed at state level: its decision's choices, turn and language."""
+    plan = call.failover_plan or []
+    decision = call.routing_decision
+    return zip_question(
+        location=calls.call_location(call=call),
+        service=call.service or "unsure",
+        now=now,
+        routed=decision is not None,
+        choices=[choice["facility_id"] for choice in plan if choice.get("pool", True)],
+        rotation_key=decision.rotation_key if decision is not None else None,
+        language=call.language if call.language != "en" else "",
+        max_choices=max(1, settings.DIAL_MAX_ATTEMPTS + 2),
+        listing_facility_id=call.listing_facility_id,
+        area_code=_area_code_in_state(call),
+    )
 
 
 @voice_webhook
@@ -442,27 +453,35 @@ def zip_code(request: HttpRequest) -> HttpResponse:
         call = _locked_call(request)
         if call.status in calls.TERMINAL_STATUSES or call.routing_decision_id is not None:
             return _continue(call=call, now=now)
+        turn = _turn(request)
         skipped = p.get("FinishedOnKey") == "*" or "*" in digits
         if skipped or not digits:
             what = "skipped" if skipped else "no-input"
             calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status=f"zip:{what}", now=now)
-            return _route_and_dial(call=call, now=now, preface=prompt(call.language, "zip_unknown"))
+            return _route_and_dial(call=call, now=now, preface=prompt(call.language, "zip_unknown"), turn=turn)
         # Exactly five keys: routing pads short ZIPs with leading zeros, right for typed text, wrong for a keypad.
         location = resolve_location(given_zip=digits) if len(digits) == 5 and digits.isdigit() else None
         calls.call_note_zip_attempt(call=call)
         if location is not None and location.source == "zip":
             calls.call_set_location(call=call, location=location)
             calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status="zip:given", now=now)
-            return _route_and_dial(call=call, now=now)
+            return _route_and_dial(call=call, now=now, turn=turn)
         calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status=f"zip-invalid-{attempt}", now=now)
         if attempt < MENU_TRIES:
-            return twiml(zip_response(call=call, attempt=attempt + 1))
+            return twiml(zip_response(call=call, attempt=attempt + 1, turn=turn))
         calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status="zip:unknown", now=now)
-        return _route_and_dial(call=call, now=now, preface=prompt(call.language, "zip_unknown"))
+        return _route_and_dial(call=call, now=now, preface=prompt(call.language, "zip_unknown"), turn=turn)
 
 
-def _route_and_dial(*, call: Call, now: Any, preface: str = "") -> HttpResponse:
-    calls.call_route(call=call, now=now)
+def _turn(request: HttpRequest) -> int:
+    """The rotation turn the call took before the ZIP question (signed URL); 0: take the next one."""
+    raw = request.GET.get("turn", "")
+    return int(raw) if raw.isdigit() and len(raw) <= 12 else 0
+
+
+def _route_and_dial(*, call: Call, now: Any, preface: str = "", turn: int = 0) -> HttpResponse:
+    """Route with the ZIP's answer at the turn of the rotation the call already took (one call, one turn)."""
+    calls.call_route(call=call, now=now, rotation_key=turn)
     return _continue(call=call, now=now, preface=preface)
 
 

@@ -40,6 +40,15 @@ def chicago_directory() -> tuple:
     return prefixes, radius
 
 
+def austin_local(**kwargs):
+    """A partner dialed before state-wide ones (priority 1) serving Austin's prefixes 786 and 787: most of
+    area code 512's ZIPs (93 of 123), so knowing the ZIP changes the first dial for most 512 callers."""
+    return FacilityFactory(
+        partner=PartnerFactory(priority=1), service_states=[], service_zip_prefixes=["786", "787"],
+        phone="+15125550902", **kwargs,
+    )  # fmt: skip
+
+
 def dialed(root) -> str:
     number = root.find("Dial/Number")
     assert number is not None, spoken(root)
@@ -69,7 +78,7 @@ def test_chicago_mobile_without_fromzip_is_asked_for_a_zip_and_reaches_a_chicago
     decision = RoutingDecision.objects.get(pk=call.routing_decision_id)
     assert (decision.location_source, decision.location_precision, decision.zip_code) == ("zip", "zip", "60601")
     asked = CallEvent.objects.get(call=call, status="zip:asked")
-    assert "serves part of area code 312" in asked.detail["why"]
+    assert asked.detail["why"] == "nobody in IL can take residential treatment now without a ZIP"
 
 
 def test_state_level_decision_records_precision_and_the_approximate_place_for_staff(client):
@@ -105,13 +114,16 @@ def test_landline_with_fromzip_is_never_asked(client):
 def test_fromstate_only_mobile_is_asked_when_another_states_partner_reaches_in_by_prefix(client):
     HelplineNumberFactory(number="+18885550100")
     FacilityFactory(service_states=["TX"], phone="+15125550901")
-    border = FacilityFactory(service_states=["OK"], service_zip_prefixes=["787"], phone="+14055550902")
+    border = FacilityFactory(
+        partner=PartnerFactory(priority=1), service_states=["OK"], service_zip_prefixes=["786", "787"],
+        phone="+14055550902",
+    )  # fmt: skip
     driver = CallDriver(client, from_="+15125550123", FromState="TX")
     driver.incoming()
     ask = driver.press("1")
     call = Call.objects.get()
     assert (call.location_source, call.location_precision) == ("twilio", "state")
-    assert asked_for_zip(ask)  # the OK partner serves Austin's 787 prefix: the ZIP can change who answers
+    assert asked_for_zip(ask)  # the OK partner, dialed first, serves most of area code 512: the ZIP matters
     root = driver.press("78701")
     assert dialed(root) in {"+15125550901", str(border.phone)}
 
@@ -132,7 +144,7 @@ def test_state_caller_is_not_asked_when_no_finer_area_offers_the_service(client)
 def test_area_code_only_caller_is_asked_when_a_zip_area_reaches_into_the_state(client):
     HelplineNumberFactory(number="+18885550100")
     FacilityFactory(service_states=["TX"], phone="+15125550901")
-    local = FacilityFactory(service_states=[], service_zips=["78701"], phone="+15125550902")
+    local = austin_local()
     driver = CallDriver(client, from_="+15125550123")
     driver.incoming()
     assert asked_for_zip(driver.press("3"))
@@ -191,7 +203,7 @@ def test_state_caller_is_asked_when_the_state_level_decision_is_empty(client):
 def test_star_skips_the_zip_at_once_and_routes_with_the_state(client):
     HelplineNumberFactory(number="+18885550100")
     statewide = FacilityFactory(service_states=["TX"], phone="+15125550901")
-    FacilityFactory(service_states=[], service_zips=["78701"], phone="+15125550902")
+    austin_local()
     driver = CallDriver(client, from_="+15125550123")
     driver.incoming()
     ask = driver.press("1")
@@ -209,7 +221,7 @@ def test_star_skips_the_zip_at_once_and_routes_with_the_state(client):
 def test_silence_on_the_zip_question_continues_with_what_is_known_without_asking_again(client):
     HelplineNumberFactory(number="+18885550100")
     statewide = FacilityFactory(service_states=["TX"], phone="+15125550901")
-    FacilityFactory(service_states=[], service_zips=["78701"], phone="+15125550902")
+    austin_local()
     driver = CallDriver(client, from_="+15125550123")
     driver.incoming()
     driver.press("1")
@@ -222,7 +234,7 @@ def test_silence_on_the_zip_question_continues_with_what_is_known_without_asking
 def test_an_unknown_zip_gets_one_retry_then_goes_on_with_the_state(client):
     HelplineNumberFactory(number="+18885550100")
     statewide = FacilityFactory(service_states=["TX"], phone="+15125550901")
-    FacilityFactory(service_states=[], service_zips=["78701"], phone="+15125550902")
+    austin_local()
     driver = CallDriver(client, from_="+15125550123")
     driver.incoming()
     driver.press("1")
@@ -238,7 +250,7 @@ def test_failover_reuses_the_zip_and_never_asks_twice(client):
     HelplineNumberFactory(number="+18885550100")
     listing = FacilityFactory(service_states=["TX"], phone="+15125550901")
     HelplineNumberFactory(number="+18885550200", kind=HelplineNumber.Kind.LISTING, facility=listing)
-    local = FacilityFactory(service_states=[], service_zips=["78701"], phone="+15125550902")
+    local = austin_local()
     listing.open_24_7 = False  # closed now: the listing call goes to the pool, so the ZIP matters
     listing.save()
     driver = CallDriver(client, from_="+15125550123", to="+18885550200")
@@ -256,7 +268,7 @@ def test_failover_reuses_the_zip_and_never_asks_twice(client):
 def test_a_replayed_service_step_after_the_question_does_not_ask_again(client):
     HelplineNumberFactory(number="+18885550100")
     statewide = FacilityFactory(service_states=["TX"], phone="+15125550901")
-    FacilityFactory(service_states=[], service_zips=["78701"], phone="+15125550902")
+    austin_local()
     driver = CallDriver(client, from_="+15125550123")
     menu = driver.incoming()
     assert asked_for_zip(driver.press("1"))
@@ -270,8 +282,41 @@ def test_listing_call_to_an_open_listing_facility_is_not_asked(client):
     HelplineNumberFactory(number="+18885550100")
     listing = FacilityFactory(service_states=["TX"], phone="+15125550901")
     HelplineNumberFactory(number="+18885550200", kind=HelplineNumber.Kind.LISTING, facility=listing)
-    FacilityFactory(service_states=[], service_zips=["78701"], phone="+15125550902")
+    austin_local()
     driver = CallDriver(client, from_="+15125550123", to="+18885550200")
     driver.incoming()
     root = driver.press("1")
     assert dialed(root) == str(listing.phone)
+
+
+def test_a_caller_is_not_asked_for_a_local_partner_serving_a_few_of_the_area_codes_zips(client):
+    """Two Austin ZIPs of area code 512's 123: the question would change the first dial for 2% of its callers."""
+    HelplineNumberFactory(number="+18885550100")
+    statewide = FacilityFactory(service_states=["TX"], phone="+15125550901")
+    FacilityFactory(
+        partner=PartnerFactory(priority=1), service_states=[], service_zips=["78701", "78702"], phone="+15125550902"
+    )
+    driver = CallDriver(client, from_="+15125550123")
+    driver.incoming()
+    root = driver.press("1")
+    assert not asked_for_zip(root)
+    assert dialed(root) == str(statewide.phone)
+    assert Call.objects.get().zip_asked_at is None
+
+
+def test_the_answered_call_is_routed_at_the_rotation_turn_it_already_took(client):
+    """One call, one turn of the rotation: the decision set aside for the question and the ZIP's share a key."""
+    HelplineNumberFactory(number="+18885550100")
+    FacilityFactory(service_states=["TX"], phone="+15125550901")
+    austin_local()
+    driver = CallDriver(client, from_="+15125550123")
+    driver.incoming()
+    ask = driver.press("1")
+    assert asked_for_zip(ask) and "turn=" in ask.find("Gather").get("action")
+    driver.press("78745")
+    call = Call.objects.get()
+    set_aside = RoutingDecision.objects.get(
+        pk=CallEvent.objects.get(call=call, status="zip:asked").detail["set_aside_decision"]
+    )
+    assert set_aside.location_precision == "state" and call.routing_decision.location_precision == "zip"
+    assert call.routing_decision.rotation_key == set_aside.rotation_key

@@ -123,3 +123,104 @@ def test_the_rule_costs_no_query_once_the_directory_is_compiled():
         for service in ("residential", "detox", "unsure"):
             zip_question(location=ILLINOIS, service=service, now=NOW)
     assert len(queries) == 0
+
+
+# --- The first dial, ZIP by ZIP (a decision to compare: choices and the rotation key) -----------------
+
+AUSTIN = Location(state="TX", source="area_code", label="area code 512, TX")
+
+
+def first_dial(location: Location, service: str, key: int, language: str = "") -> int | None:
+    """The engine's own first choice (the oracle), at the rotation key the call was routed with."""
+    from routing.engine import RouteRequest, decide
+    from routing.selectors import candidates_for
+
+    request = RouteRequest(service=service, location=location, rotation_key=key, language=language, max_choices=5)
+    decision = decide(request, candidates_for(location=location, now=NOW, service=service), NOW, fallback="")
+    return decision.choices[0].facility_id if decision.choices else None
+
+
+def question(key: int, service: str = "residential", language: str = ""):
+    first = first_dial(AUSTIN, service, key, language)
+    return zip_question(
+        location=AUSTIN, service=service, now=NOW, routed=True, choices=[first] if first else [],
+        rotation_key=key, language=language, max_choices=5, area_code="512",
+    )  # fmt: skip
+
+
+def test_a_local_partner_dialed_first_for_most_of_the_area_code_asks():
+    FacilityFactory(service_states=["TX"], services=["residential"], partner__priority=5)
+    FacilityFactory(
+        service_states=[], service_zip_prefixes=["786", "787"], services=["residential"], partner__priority=1
+    )  # 93 of area code 512's 123 residential ZIPs
+    q = question(7)
+    assert q.ask and q.share == pytest.approx(93 / 123)
+    assert "93 of 123 ZIPs in area code 512" in q.reason
+
+
+def test_a_local_partner_for_a_few_zips_of_the_area_code_is_not_worth_a_question():
+    statewide = FacilityFactory(service_states=["TX"], services=["residential"], partner__priority=5)
+    FacilityFactory(service_states=[], service_zips=["78701", "78702"], services=["residential"], partner__priority=1)
+    q = question(7)
+    assert not q.ask and q.share == pytest.approx(2 / 123)
+    assert "not worth a question" in q.reason
+    # The two ZIPs it serves would change the first dial; the other 121 would not.
+    assert first_dial(resolve_location(given_zip="78701"), "residential", 7) != statewide.pk
+    assert first_dial(resolve_location(given_zip="78745"), "residential", 7) == statewide.pk
+
+
+def test_in_the_same_tier_the_rule_asks_exactly_when_the_rotation_would_pick_the_local_partner():
+    """The rule's first dial is the engine's: same tier, the weighted rotation at the call's key decides."""
+    statewide = FacilityFactory(service_states=["TX"], services=["residential"], partner__weight=2)
+    local = FacilityFactory(service_states=[], service_zip_prefixes=["786", "787"], services=["residential"])
+    austin = resolve_location(given_zip="78745")
+    asked, picked_local = set(), set()
+    for key in range(1, 41):
+        if question(key).ask:
+            asked.add(key)
+        if first_dial(austin, "residential", key) == local.pk:
+            picked_local.add(key)
+    assert asked == picked_local
+    assert 0 < len(asked) < 40  # both happen: the test can tell a rule that always (or never) asks
+    assert first_dial(AUSTIN, "residential", 1) == statewide.pk  # without a ZIP only the state-wide one
+
+
+def test_a_partners_own_local_facility_changes_the_dial_when_that_partner_is_picked():
+    statewide = FacilityFactory(service_states=["TX"], services=["residential"])
+    FacilityFactory(
+        partner=statewide.partner, service_states=[], service_zip_prefixes=["786", "787"], services=["residential"]
+    )  # the same partner's Austin facility: nearer, more specific
+    assert question(3).ask  # the only partner is always picked, at its Austin facility
+
+
+def test_a_finer_area_in_a_lower_tier_never_asks_whatever_its_coverage():
+    FacilityFactory(service_states=["TX"], services=["residential"], partner__priority=1)
+    FacilityFactory(
+        service_states=[], service_zip_prefixes=["786", "787"], services=["residential"], partner__priority=5
+    )
+    assert not question(7).ask
+
+
+def test_a_spanish_caller_is_not_asked_for_a_local_partner_who_does_not_speak_spanish():
+    FacilityFactory(service_states=["TX"], services=["residential"], languages=["en", "es"], partner__priority=5)
+    FacilityFactory(
+        service_states=[], service_zip_prefixes=["786", "787"], services=["residential"], partner__priority=1
+    )
+    assert question(7).ask
+    assert not question(7, language="es").ask  # the list narrows to Spanish speakers: the local one is left out
+
+
+def test_the_zip_outcomes_are_worked_out_once_per_compiled_directory():
+    statewide = FacilityFactory(service_states=["TX"], services=["residential"], partner__priority=5)
+    FacilityFactory(
+        service_states=[], service_zip_prefixes=["786", "787"], services=["residential"], partner__priority=1
+    )
+    directory = compiled_directory(now=NOW)
+    question(7)
+    assert ("a512", "TX", "residential") in directory.zip_outcomes
+    with CaptureQueriesContext(connection) as queries:
+        again = zip_question(
+            location=AUSTIN, service="residential", now=NOW, routed=True, choices=[statewide.pk], rotation_key=8,
+            max_choices=5, area_code="512",
+        )  # fmt: skip
+    assert again.ask and len(queries) == 0
