@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 from encrypted_fields.fields import EncryptedCharField
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -97,26 +98,27 @@ class DisclosureVersion(models.Model):
     ``spoken_es`` are the words of the phone greeting (``helpline.voice.disclosure``).
     """
 
+    # The defaults are marked with gettext_noop: shown in Spanish on /es/ while staff have not edited them.
     intro = models.TextField(
-        default=(
+        default=gettext_noop(
             "Calls to our general helpline number are answered or returned by one of the treatment "
             "providers listed below. Each of them is a paid advertiser."
         )
     )
     listing_calls = models.TextField(
-        default="Calls to a number shown on a specific facility's listing go to that facility."
+        default=gettext_noop("Calls to a number shown on a specific facility's listing go to that facility.")
     )
     # The amounts are never typed here: the site adds today's range, read live from the partners' prices.
     fees = models.TextField(
-        default=(
+        default=gettext_noop(
             "Each provider pays us a flat fee per call, set in advance. A provider never pays more because "
             "a caller chooses them or enters treatment, and providers are never ordered by what they pay."
         )
     )
-    no_obligation = models.TextField(default="You are under no obligation to enter treatment.")
-    free_confidential = models.TextField(default="The helpline is free, confidential and available 24/7.")
+    no_obligation = models.TextField(default=gettext_noop("You are under no obligation to enter treatment."))
+    free_confidential = models.TextField(default=gettext_noop("The helpline is free, confidential and available 24/7."))
     not_affiliated = models.TextField(
-        default="This service is not affiliated with Alcoholics Anonymous World Services, Inc."
+        default=gettext_noop("This service is not affiliated with Alcoholics Anonymous World Services, Inc.")
     )
     # What every caller hears before any partner rings (the greeting), in each language we speak.
     # Short on purpose: each word costs a caller 0.4 s (README "Time to a human"). Blank: the words

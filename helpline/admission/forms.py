@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.utils import translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 from phonenumbers import PhoneNumberType
 
@@ -31,26 +31,27 @@ from routing.vocabulary import LANGUAGE_CHOICES, SERVICE_CHOICES, written_label
 
 SERVICE_FORM_CHOICES = [*SERVICE_CHOICES, ("unsure", "Not sure")]
 SUBSTANCE_CHOICES = [
-    ("alcohol", "Alcohol"),
-    ("opioids", "Opioids (heroin, fentanyl, pain pills)"),
-    ("stimulants", "Stimulants (meth, cocaine)"),
-    ("benzodiazepines", "Benzodiazepines (Xanax, Valium)"),
-    ("cannabis", "Cannabis"),
-    ("other", "Something else"),
+    ("alcohol", gettext_noop("Alcohol")),
+    ("opioids", gettext_noop("Opioids (heroin, fentanyl, pain pills)")),
+    ("stimulants", gettext_noop("Stimulants (meth, cocaine)")),
+    ("benzodiazepines", gettext_noop("Benzodiazepines (Xanax, Valium)")),
+    ("cannabis", gettext_noop("Cannabis")),
+    ("other", gettext_noop("Something else")),
 ]
 PAYMENT_CHOICES = [
-    ("", "Prefer not to say"),
-    ("private", "Private insurance"),
-    ("medicaid", "Medicaid"),
-    ("medicare", "Medicare"),
-    ("self_pay", "Self-pay"),
-    ("none", "None"),
+    ("", gettext_noop("Prefer not to say")),
+    ("private", gettext_noop("Private insurance")),
+    ("medicaid", gettext_noop("Medicaid")),
+    ("medicare", gettext_noop("Medicare")),
+    ("self_pay", gettext_noop("Self-pay")),
+    ("none", gettext_noop("None")),
 ]
 # Time windows, in the caller's own time zone: (start hour, end hour, label).
+# Labels are marked with gettext_noop so makemessages keeps them; the form translates them as it renders.
 WINDOW_SLOTS = {
-    "morning": (9, 12, "Morning, 9 am to noon"),
-    "afternoon": (12, 17, "Afternoon, noon to 5 pm"),
-    "evening": (17, 20, "Evening, 5 pm to 8 pm"),
+    "morning": (9, 12, gettext_noop("Morning, 9 am to noon")),
+    "afternoon": (12, 17, gettext_noop("Afternoon, noon to 5 pm")),
+    "evening": (17, 20, gettext_noop("Evening, 5 pm to 8 pm")),
 }
 WINDOW_MAX_DAYS_AHEAD = 14
 NAME_MAX_LENGTH = 30

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+import zoneinfo
 
 from django.conf import settings
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.translation import gettext, pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -34,6 +37,7 @@ from helpline.attribution import web_attribution
 from helpline.models import AdmissionRequest
 from helpline.phones import phone_display
 from helpline.privacy import caller_hash
+from helpline.templatetags.clearline import clock
 
 logger = logging.getLogger(__name__)
 
@@ -185,11 +189,28 @@ def admission_confirmation(request: HttpRequest, token: str) -> HttpResponse:
             "partner_name": partner_name,
             "unrouted": req is not None and req.status == AdmissionRequest.Status.UNROUTED,
             "withdrawn": req is not None and req.status == AdmissionRequest.Status.WITHDRAWN,
+            # Held by the new-number breaker: nobody is told or calls until staff approve it.
+            "held": req is not None and req.status == AdmissionRequest.Status.HELD,
             "withdraw_url": reverse("admission_withdraw", kwargs={"token": withdraw_token(public_id)}),
-            "best_time": admission._best_time(req) if req is not None else "as soon as possible",
+            "best_time": _best_time_words(req),
             "caller_id": phone_display(settings.TWILIO_CALLER_ID),  # as people write it
         },
     )
+
+
+def _best_time_words(req: AdmissionRequest | None) -> str:
+    """When the call will come, in the page's language and the person's own time zone."""
+    if req is None or req.callback_when == AdmissionRequest.When.NOW or not req.window_start:
+        return gettext("as soon as possible")
+    zone = zoneinfo.ZoneInfo(req.caller_timezone or "America/New_York")
+    start = req.window_start.astimezone(zone)
+    end = req.window_end.astimezone(zone) if req.window_end else start
+    return gettext("on %(day)s, between %(start)s and %(end)s %(zone)s") % {
+        "day": date_format(start, pgettext("day of a callback, as a date format", "l, F j")),
+        "start": clock(start.time()),
+        "end": clock(end.time()),
+        "zone": start.tzname(),
+    }
 
 
 @never_cache

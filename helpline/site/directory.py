@@ -17,8 +17,10 @@ from typing import Any, Protocol
 
 from django import forms
 from django.db.models import QuerySet
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 
-from routing.vocabulary import SERVICE_CHOICES, US_STATES
+from routing.vocabulary import SERVICE_CHOICES, US_STATES, written_label
 
 DIRECTORY_PAGE_SIZE = 20
 
@@ -73,23 +75,39 @@ STATE_NAMES = {
 
 
 class DirectoryFilterForm(forms.Form):
-    """The directory's GET parameters; anything else is a clear error, never a 500."""
+    """The directory's GET parameters; anything else is a clear error, never a 500.
+
+    Words in the visitor's language: the service labels come from the one vocabulary,
+    the rest through the catalogue (state names stay as the states write them).
+    """
 
     state = forms.ChoiceField(
         required=False,
-        choices=[("", "All states"), *sorted(((s, STATE_NAMES[s]) for s in US_STATES), key=lambda c: c[1])],
-        error_messages={"invalid_choice": "%(value)s is not a US state code. Choose a state from the list."},
+        choices=[("", _("All states")), *sorted(((s, STATE_NAMES[s]) for s in US_STATES), key=lambda c: c[1])],
+        error_messages={"invalid_choice": _("%(value)s is not a US state code. Choose a state from the list.")},
     )
     service = forms.ChoiceField(
         required=False,
-        choices=[("", "All types of care"), *SERVICE_CHOICES],
-        label="Type of care",
-        error_messages={"invalid_choice": "%(value)s is not a type of care we list. Choose one from the list."},
+        choices=[("", _("All types of care")), *SERVICE_CHOICES],
+        label=_("Type of care"),
+        error_messages={"invalid_choice": _("%(value)s is not a type of care we list. Choose one from the list.")},
     )
     page = forms.IntegerField(
         required=False,
         min_value=1,
         max_value=100_000,
         widget=forms.HiddenInput,
-        error_messages={"invalid": "The page number must be a whole number.", "min_value": "Pages start at 1."},
+        error_messages={"invalid": _("The page number must be a whole number."), "min_value": _("Pages start at 1.")},
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        language = get_language() or "en"
+        field = self.fields["service"]
+        assert isinstance(field, forms.ChoiceField)  # noqa: S101 - declared above
+        field.choices = [("", _("All types of care")), *service_labels(language).items()]
+
+
+def service_labels(language: str) -> dict[str, str]:
+    """Service code -> its written label in ``language`` (the one vocabulary)."""
+    return {code: written_label(code, language=language) for code, _label in SERVICE_CHOICES}

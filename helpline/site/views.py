@@ -11,8 +11,15 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerEr
 from django.shortcuts import render
 from django.template import loader
 from django.utils.html import escape
+from django.utils.translation import get_language, gettext
 
-from helpline.site.directory import DIRECTORY_PAGE_SIZE, STATE_NAMES, DirectoryFilterForm, directory_facilities
+from helpline.site.directory import (
+    DIRECTORY_PAGE_SIZE,
+    STATE_NAMES,
+    DirectoryFilterForm,
+    directory_facilities,
+    service_labels,
+)
 from helpline.site.service_content import PAGES
 from routing.vocabulary import SERVICE_CHOICES
 
@@ -43,7 +50,7 @@ def directory(request: HttpRequest) -> HttpResponse:
     context: dict[str, object] = {
         "form": form,
         "state_names": STATE_NAMES,
-        "service_names": SERVICE_TEXT,
+        "service_names": service_labels(get_language() or "en"),
         "page_obj": None,
     }
     if form.is_bound and not form.is_valid():
@@ -53,7 +60,11 @@ def directory(request: HttpRequest) -> HttpResponse:
     paginator = Paginator(directory_facilities(state=state, service=service), DIRECTORY_PAGE_SIZE)
     page_number = data.get("page") or 1
     if page_number > paginator.num_pages:
-        form.add_error("page", f"There is no page {page_number}; there are {paginator.num_pages}.")
+        form.add_error(
+            "page",
+            gettext("There is no page %(page)s; there are %(pages)s.")
+            % {"page": page_number, "pages": paginator.num_pages},
+        )
         return render(request, "helpline/directory.html", context, status=400)
     page = paginator.page(page_number)
     query = {key: value for key, value in (("state", state), ("service", service)) if value}

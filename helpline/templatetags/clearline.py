@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import template
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.translation import gettext, gettext_noop, pgettext
 
 from helpline import phones
 from helpline.attribution import TrackingSource, current_visit, page_number
@@ -66,18 +68,32 @@ def tracking_number(context: template.Context) -> Any:
     return number or general
 
 
+# The words of routing.vocabulary.TIME_ZONE_WORDS, marked so the Spanish catalogue keeps them.
+_ZONE_WORDS = (
+    gettext_noop("Eastern time"),
+    gettext_noop("Central time"),
+    gettext_noop("Mountain time"),
+    gettext_noop("Arizona time"),
+    gettext_noop("Pacific time"),
+    gettext_noop("Alaska time"),
+    gettext_noop("Hawaii time"),
+    gettext_noop("Puerto Rico time"),
+)
+
+
 @register.filter
 def zone_words(name: str) -> str:
-    """``America/Phoenix`` → ``Arizona time`` (see ``routing.vocabulary.time_zone_words``)."""
-    return time_zone_words(str(name or ""))
+    """``America/Phoenix`` → ``Arizona time`` (see ``routing.vocabulary.time_zone_words``), in the page's language."""
+    return gettext(time_zone_words(str(name or "")))
 
 
 def clock(value: dt.time) -> str:
-    """12-hour clock as people write it: ``9:00 am``, ``12:30 pm``; midnight is ``midnight``."""
+    """12-hour clock as people write it: ``9:00 am``, ``12:30 pm``; midnight is ``midnight`` (``9:00 a. m.`` in es)."""
     if value == dt.time(0, 0):
-        return "midnight"
+        return gettext("midnight")
     hour = value.hour % 12 or 12
-    return f"{hour}:{value.minute:02d} {'am' if value.hour < 12 else 'pm'}"
+    half = pgettext("clock", "am") if value.hour < 12 else pgettext("clock", "pm")
+    return f"{hour}:{value.minute:02d} {half}"
 
 
 @register.filter
@@ -86,7 +102,7 @@ def opening_hours(spans: Iterable[Any]) -> list[str]:
 
     ``Mon–Fri 9:00 am – 5:00 pm``, ``Sat 10:00 am – 2:00 pm``: a day with two spans lists both.
     """
-    days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    days = [str(WEEKDAYS_ABBR[day]) for day in range(7)]  # Django's own abbreviations, in the page's language
     by_day: dict[int, list[str]] = {}
     for span in spans:
         by_day.setdefault(span.weekday, []).append(f"{clock(span.opens)} – {clock(span.closes)}")

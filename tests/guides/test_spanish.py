@@ -54,14 +54,15 @@ def test_staff_and_machine_areas_have_no_spanish_prefix():
     assert "language-switch" not in client.get("/admin/login/").content.decode()
 
 
-def _po_entries() -> dict[str, str]:
-    """msgid -> msgstr of the .po (written with --no-wrap: one line each)."""
+def _po_entries() -> dict[tuple[str, str], str]:
+    """(msgctxt, msgid) -> msgstr of the .po (written with --no-wrap: one line each)."""
     text = (LOCALE / "django.po").read_text(encoding="utf-8")
     entries = {}
-    for match in re.finditer(r'^msgid (".*")\nmsgstr (".*")$', text, re.M):
-        msgid, msgstr = json.loads(match.group(1)), json.loads(match.group(2))
+    for match in re.finditer(r'^(?:msgctxt (".*")\n)?msgid (".*")\nmsgstr (".*")$', text, re.M):
+        context = json.loads(match.group(1)) if match.group(1) else ""
+        msgid, msgstr = json.loads(match.group(2)), json.loads(match.group(3))
         if msgid and msgstr:
-            entries[msgid] = msgstr
+            entries[(context, msgid)] = msgstr
     return entries
 
 
@@ -71,5 +72,9 @@ def test_the_committed_mo_matches_the_po():
         catalogue = gettext.GNUTranslations(handle)
     entries = _po_entries()
     assert len(entries) > 150
-    stale = [msgid for msgid, msgstr in entries.items() if catalogue.gettext(msgid) != msgstr]
+    stale = [
+        msgid
+        for (context, msgid), msgstr in entries.items()
+        if (catalogue.pgettext(context, msgid) if context else catalogue.gettext(msgid)) != msgstr
+    ]
     assert stale == [], "run: msgfmt -o locale/es/LC_MESSAGES/django.mo locale/es/LC_MESSAGES/django.po"

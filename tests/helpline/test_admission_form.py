@@ -92,7 +92,8 @@ def test_window_request_is_stored_in_utc_from_the_zip_time_zone(client):
     assert req.window_end == dt.datetime.combine(day, dt.time(20), tzinfo=tz)
     page = client.get(response["Location"]).content.decode()
     assert "Hudson Care" in page
-    assert f"{day:%a %b %d}, 05:00 PM-08:00 PM E" in page  # in the person's own time zone
+    # In the person's own time zone, written as people write it (no leading zeros, the day in full).
+    assert f"on {day:%A, %B} {day.day}, between 5:00 pm and 8:00 pm E" in page
 
 
 BAD_INPUT = [

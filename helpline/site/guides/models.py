@@ -13,6 +13,7 @@ import datetime as dt
 from django.db import models
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext_noop
 from simple_history.models import HistoricalRecords
 
 
@@ -27,11 +28,13 @@ class Guide(models.Model):
         PUBLISHED = "published", "Published"
         RETIRED = "retired", "Retired"
 
-    class ClassGroup(models.TextChoices):
-        BENZODIAZEPINES = "benzodiazepines", "Benzodiazepines"
-        ALCOHOL = "alcohol", "Alcohol"
-        OPIOIDS = "opioids", "Opioids"
-        STIMULANTS = "stimulants", "Stimulants"
+    class ClassGroup(
+        models.TextChoices
+    ):  # labels translated by the guide index (gettext_noop: makemessages keeps them)
+        BENZODIAZEPINES = "benzodiazepines", gettext_noop("Benzodiazepines")
+        ALCOHOL = "alcohol", gettext_noop("Alcohol")
+        OPIOIDS = "opioids", gettext_noop("Opioids")
+        STIMULANTS = "stimulants", gettext_noop("Stimulants")
 
     slug = models.SlugField(
         max_length=80, help_text="The same slug in both languages links a guide to its translation."
