@@ -11,6 +11,8 @@ import phonenumbers
 from django.conf import settings
 from encrypted_fields.fields import EncryptedTextField
 
+from routing.location import WITHHELD
+
 
 def normalise_phone(raw: str) -> str:
     """E.164 form of a US/international number, or the stripped input if unparsable."""
@@ -22,8 +24,12 @@ def normalise_phone(raw: str) -> str:
 
 
 def caller_hash(raw: str) -> str:
-    """Keyed HMAC-SHA256 of a phone number: lookups without storing the number in clear."""
-    if not raw:
+    """Keyed HMAC-SHA256 of a phone number: lookups without storing the number in clear.
+
+    "" for no number and for Twilio's forms of a withheld one ("anonymous", "+266696687" ...):
+    those are different, unknown people, never one repeat caller.
+    """
+    if not raw or raw.strip().lower() in WITHHELD:
         return ""
     key = settings.CALLER_HASH_KEY.encode()
     return hmac.new(key, normalise_phone(raw).encode(), hashlib.sha256).hexdigest()
