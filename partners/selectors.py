@@ -135,27 +135,40 @@ class Page:
     is_first: bool
 
 
+class InvalidCursor(ValueError):
+    """A page cursor we did not make (cut short, edited, or out of range)."""
+
+
 def parse_cursor(raw: str | None) -> tuple[dt.datetime, int] | None:
-    """``<ISO time>~<id>`` of the last row shown; None (first page) if absent or malformed."""
-    if not raw or "~" not in raw:
+    """``<ISO time>~<id>`` of the last row shown; None (the first page) when absent.
+
+    Anything else is an ``InvalidCursor``: the portal answers it with a 400 that says so, as
+    the API does, rather than quietly showing page one as if the link had worked.
+    """
+    if not raw:
         return None
-    when, _, pk = raw.rpartition("~")
+    when, tilde, pk = raw.rpartition("~")
+    if not tilde:
+        raise InvalidCursor(raw)
     try:
         at = dt.datetime.fromisoformat(when)
-        if at.tzinfo is None:
-            return None
-        # In UTC now, so a hand-made cursor at the edge of the calendar (0001-01-01T00:00+14:00)
-        # fails here as "malformed" rather than overflowing in the database adapter.
         number = int(pk)
-        if not 0 < number < 2**63:  # beyond a bigint the database errors instead of finding nothing
-            return None
-        return at.astimezone(dt.UTC), number
-    except (ValueError, OverflowError):
-        return None
+        # In UTC now, so a hand-made cursor at the edge of the calendar (0001-01-01T00:00+14:00)
+        # fails here as malformed rather than overflowing in the database adapter.
+        utc = at.astimezone(dt.UTC) if at.tzinfo is not None else None
+    except (ValueError, OverflowError) as exc:
+        raise InvalidCursor(raw) from exc
+    # Beyond a bigint the database errors instead of finding nothing.
+    if utc is None or not 0 < number < 2**63:
+        raise InvalidCursor(raw)
+    return utc, number
 
 
 def keyset_page(qs: QuerySet, *, cursor: str | None, time_field: str, size: int = 50) -> Page:
-    """Rows strictly older than the cursor, ordered (time desc, id desc), plus the next cursor."""
+    """Rows strictly older than the cursor, ordered (time desc, id desc), plus the next cursor.
+
+    Raises ``InvalidCursor`` for a cursor that is not one of ours.
+    """
     position = parse_cursor(cursor)
     if position is not None:
         at, pk = position

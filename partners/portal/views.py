@@ -20,7 +20,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -30,11 +30,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from config.staff_access import admin_login_redirect, staff_view
 from helpline.audit import audit_record
 from helpline.models import AdmissionRequest, Call
-from helpline.privacy import csv_safe, mask_phone
+from helpline.privacy import csv_safe
 from partners import selectors
 from partners.billing.invoices import dollars, invoice_csv, invoice_pdf
 from partners.directory import services
 from partners.models import BillingDecision, Dispute, Facility, Invoice, LedgerEntry, OpeningHours, Partner
+from partners.templatetags.billing_tags import masked_caller
 from partners.webhooks import delivery as webhooks
 from routing.vocabulary import written_label
 
@@ -107,6 +108,25 @@ def _billable_filter(value: str | None) -> bool | None:
     return {"yes": True, "no": False}.get(value or "")
 
 
+def _paged_list(
+    request: HttpRequest, qs: QuerySet[Any], *, time_field: str, template: str, context: dict[str, Any]
+) -> HttpResponse:
+    """A list newest first, ``PAGE_SIZE`` rows a page; ``?before=`` is the cursor of the next page.
+
+    A cursor that is not one we made (cut short when copied, or edited) is a 400 that
+    says so and links to the first page, as the API answers one, never page one as if
+    the link had worked. The other query parameters (the filters) ride along on the pager.
+    """
+    query = request.GET.copy()
+    query.pop("before", None)
+    try:
+        page = selectors.keyset_page(qs, cursor=request.GET.get("before"), time_field=time_field, size=PAGE_SIZE)
+    except selectors.InvalidCursor:
+        first_page = request.path + (f"?{query.urlencode()}" if query else "")
+        return render(request, "portal/bad_cursor.html", {**context, "first_page": first_page}, status=400)
+    return render(request, template, {**context, "page": page, "query": query.urlencode()})
+
+
 def _csv(filename: str, header: list[str], rows: Iterable[Iterable[Any]]) -> StreamingHttpResponse:
     """Stream a CSV; every cell goes through ``csv_safe`` so formulas are inert in spreadsheets."""
 
@@ -124,14 +144,6 @@ def _csv(filename: str, header: list[str], rows: Iterable[Iterable[Any]]) -> Str
     response = StreamingHttpResponse(generate(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
-
-
-def _masked_number(record: BillingDecision) -> str:
-    if record.call is not None:
-        return mask_phone(record.call.caller_number or "")
-    if record.admission_request is not None:
-        return mask_phone(record.admission_request.phone or "")
-    return "unknown"
 
 
 # --- dashboard ---------------------------------------------------------------------
@@ -218,14 +230,8 @@ def calls(request: HttpRequest) -> HttpResponse:
         until=data.get("until"),
         billable=_billable_filter(data.get("billable")),
     )
-    page = selectors.keyset_page(qs, cursor=request.GET.get("before"), time_field="occurred_at", size=PAGE_SIZE)
-    rows = [(r, _masked_number(r)) for r in page.rows]
-    query = request.GET.copy()
-    query.pop("before", None)
-    return render(
-        request,
-        "portal/calls.html",
-        {"partner": partner, "form": form, "rows": rows, "page": page, "query": query.urlencode()},
+    return _paged_list(
+        request, qs, time_field="occurred_at", template="portal/calls.html", context={"partner": partner, "form": form}
     )
 
 
@@ -236,7 +242,7 @@ def _call_rows(records: Iterable[BillingDecision]) -> Iterator[list[Any]]:
             r.get_kind_display(),
             r.service,
             r.caller_area,
-            _masked_number(r),
+            masked_caller(r),
             r.outcome,
             r.talk_seconds,
             "yes" if r.billable else "no",
@@ -295,7 +301,7 @@ def call_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "partner": partner,
             "r": record,
-            "masked": _masked_number(record),
+            "masked": masked_caller(record),
             "charge": charge,
             "form": form,
             "history": history,
@@ -312,13 +318,12 @@ def requests_list(request: HttpRequest) -> HttpResponse:
     partner: Partner = request.partner  # type: ignore[attr-defined]
     form, data = _range(request)
     qs = selectors.admission_requests(partner=partner, since=data.get("since"), until=data.get("until"))
-    page = selectors.keyset_page(qs, cursor=request.GET.get("before"), time_field="created_at", size=PAGE_SIZE)
-    query = request.GET.copy()
-    query.pop("before", None)
-    return render(
+    return _paged_list(
         request,
-        "portal/requests.html",
-        {"partner": partner, "form": form, "page": page, "query": query.urlencode()},
+        qs,
+        time_field="created_at",
+        template="portal/requests.html",
+        context={"partner": partner, "form": form},
     )
 
 
@@ -375,11 +380,9 @@ def ledger(request: HttpRequest) -> HttpResponse:
     partner: Partner = request.partner  # type: ignore[attr-defined]
     form, data = _range(request)
     qs = selectors.ledger_entries(partner=partner, since=data.get("since"), until=data.get("until"))
-    page = selectors.keyset_page(qs, cursor=request.GET.get("before"), time_field="occurred_at", size=PAGE_SIZE)
-    query = request.GET.copy()
-    query.pop("before", None)
-    return render(request, "portal/ledger.html", {"partner": partner, "form": form, "page": page,
-                                                   "query": query.urlencode()})  # fmt: skip
+    return _paged_list(
+        request, qs, time_field="occurred_at", template="portal/ledger.html", context={"partner": partner, "form": form}
+    )
 
 
 @partner_view
@@ -480,11 +483,12 @@ def webhook_log(request: HttpRequest) -> HttpResponse:
 
 
 def _webhook_page(request: HttpRequest, partner: Partner, new_secret: str = "") -> HttpResponse:
-    page = selectors.keyset_page(
-        selectors.webhook_deliveries(partner=partner), cursor=request.GET.get("before"), time_field="at", size=PAGE_SIZE
-    )
-    response = render(
-        request, "portal/webhooks.html", {"partner": partner, "page": page, "query": "", "new_secret": new_secret}
+    response = _paged_list(
+        request,
+        selectors.webhook_deliveries(partner=partner),
+        time_field="at",
+        template="portal/webhooks.html",
+        context={"partner": partner, "new_secret": new_secret},
     )
     if new_secret:
         response["Cache-Control"] = "no-store"  # shown once: not kept by the browser or a proxy

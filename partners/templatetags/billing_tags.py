@@ -1,8 +1,10 @@
-"""Template filters for money: integer cents shown as exact dollars."""
+"""Template filters of billing pages: integer cents shown as exact dollars, a billed caller's masked number."""
 
 from django import template
 
+from helpline.privacy import mask_phone
 from partners.billing.invoices import usd as _usd
+from partners.models import BillingDecision
 
 register = template.Library()
 
@@ -13,3 +15,13 @@ def usd(cents: int | None) -> str:
     if cents is None:
         return "–"
     return _usd(int(cents))
+
+
+@register.filter
+def masked_caller(record: BillingDecision) -> str:
+    """The caller's number of a billed call or callback, masked to its last 4 digits (``***-***-0123``)."""
+    if record.call is not None:
+        return mask_phone(record.call.caller_number or "")
+    if record.admission_request is not None:
+        return mask_phone(record.admission_request.phone or "")
+    return "unknown"

@@ -7,7 +7,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from partners.selectors import parse_cursor
+from partners.selectors import InvalidCursor, parse_cursor
 from tests.factories import FacilityFactory, PartnerUserFactory, StaffFactory, billed_call
 
 pytestmark = pytest.mark.django_db
@@ -36,16 +36,23 @@ def test_portal_until_last_calendar_day_lists_everything(facility, path):
 
 @pytest.mark.parametrize("path", ["/portal/calls/", "/portal/requests/", "/portal/ledger/", "/portal/webhooks/"])
 @pytest.mark.parametrize("cursor", EDGE_CURSORS)
-def test_portal_cursor_at_calendar_edge_is_treated_as_first_page(facility, path, cursor):
+def test_portal_cursor_at_calendar_edge_is_a_clear_400_not_a_500(facility, path, cursor):
     client = Client(raise_request_exception=False)
     client.force_login(PartnerUserFactory(partner=facility.partner))
 
-    assert client.get(f"{path}?before={cursor}").status_code == 200
+    response = client.get(f"{path}?before={cursor}")
+    assert response.status_code == 400
+    assert "This page link is not valid" in response.content.decode()
 
 
 @pytest.mark.parametrize("raw", ["0001-01-01T00:00:00+14:00~1", "9999-12-31T23:59:59-14:00~1"])
 def test_parse_cursor_rejects_times_that_overflow_in_utc(raw):
-    assert parse_cursor(raw) is None
+    with pytest.raises(InvalidCursor):
+        parse_cursor(raw)
+
+
+def test_parse_cursor_reads_no_cursor_as_the_first_page():
+    assert parse_cursor(None) is None and parse_cursor("") is None
 
 
 def test_parse_cursor_returns_utc():

@@ -106,17 +106,17 @@ def test_call_list_shows_masked_number_reason_and_no_other_partner(client, membe
 def test_call_list_filters_by_billable_and_date(client, member, facility):
     _recent_call(facility, caller="+15125550001")
     _recent_call(facility, caller="+15125550002", talk_seconds=10)
-    rows = client.get(reverse("portal:calls"), {"billable": "no"}).context["rows"]
-    assert [r.reason for r, _ in rows] == ["too_short"]
+    rows = client.get(reverse("portal:calls"), {"billable": "no"}).context["page"].rows
+    assert [r.reason for r in rows] == ["too_short"]
     tomorrow = (timezone.now() + dt.timedelta(days=1)).date().isoformat()
-    assert client.get(reverse("portal:calls"), {"since": tomorrow}).context["rows"] == []
+    assert client.get(reverse("portal:calls"), {"since": tomorrow}).context["page"].rows == []
 
 
 def test_bad_date_filter_shows_an_error_and_keeps_the_list(client, member, facility):
     _recent_call(facility)
     response = client.get(reverse("portal:calls"), {"since": "2026-13-45"})
     assert response.status_code == 200 and "Enter a valid date" in response.content.decode()
-    assert len(response.context["rows"]) == 1
+    assert len(response.context["page"].rows) == 1
     response = client.get(reverse("portal:calls"), {"since": "2026-03-10", "until": "2026-03-01"})
     assert "start date is after the end date" in response.content.decode()
 
@@ -131,7 +131,7 @@ def test_call_list_pages_with_a_cursor(client, member, facility, monkeypatch):
     url, params = reverse("portal:calls"), {}
     while True:
         response = client.get(url, params)
-        seen += [r.pk for r, _ in response.context["rows"]]
+        seen += [r.pk for r in response.context["page"].rows]
         cursor = response.context["page"].next_cursor
         if not cursor:
             break

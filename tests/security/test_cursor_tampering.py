@@ -82,11 +82,24 @@ def test_the_cursors_we_make_still_page(api):
             assert api.get(first.json()["next"]).status_code == 200, path
 
 
-@pytest.mark.parametrize("before", ["2026-03-01T10:00:00+00:00~99999999999999999999", "2026-03-01T10:00\x00~1"])
-def test_portal_lists_treat_a_bad_cursor_as_the_first_page(client, before):
+@pytest.mark.parametrize(
+    "before",
+    [
+        "2026-03-01T10:00:00+00:00~99999999999999999999",  # past a bigint
+        "2026-03-01T10:00\x00~1",  # a NUL in the time
+        "2026-03-01T10:00:00~1",  # no zone: not one we made
+        "not-a-cursor",
+    ],
+)
+def test_portal_lists_answer_a_bad_cursor_with_a_400_that_links_to_the_first_page(client, before):
+    """Like the API: a cursor we did not make is a 400 saying so, never page one as if the link worked."""
     facility = FacilityFactory()
     billed_call(facility=facility)
     client.raise_request_exception = False
     client.force_login(PartnerUserFactory(partner=facility.partner))
     for path in ("/portal/calls/", "/portal/requests/", "/portal/ledger/", "/portal/webhooks/"):
-        assert client.get(path, {"before": before}).status_code == 200, path
+        response = client.get(path, {"before": before, "billable": "yes"})
+        assert response.status_code == 400, path
+        body = response.content.decode()
+        assert "This page link is not valid" in body, path
+        assert f'href="{path}?billable=yes"' in body, path  # the first page, filters kept
