@@ -379,3 +379,71 @@ def parse_list(raw: str) -> list[str]:
     if not raw.strip():
         return []
     return [part.strip() for part in raw.split(",")]
+
+
+ZIP_ANSWERS = {
+    "zip:given": "the caller typed their ZIP",
+    "zip:skipped": "the caller pressed star (does not know it)",
+    "zip:no-input": "the caller said nothing",
+    "zip:unknown": "the ZIP was not recognised twice",
+}
+
+
+def call_summary(call: Any) -> list[tuple[str, str]]:
+    """What staff want to know about a (simulated) call: where the caller was placed and how precisely,
+    whether the ZIP was asked and why (or why not), and where the call went.
+
+    Read from the call's record (its events and routing decision), never recomputed: the words are
+    the ones the voice flow logged when it decided.
+    """
+    from helpline.models import Call, CallEvent
+
+    events = {e.status: e for e in CallEvent.objects.filter(call=call, kind="ivr", status__startswith="zip:")}
+    hint = f"; caller ID place, approximate: {call.location_hint}" if call.location_hint else ""
+    rows = [
+        (
+            "Location",
+            f"{call.caller_area or 'unknown'} (from {call.get_location_source_display()}, precision "
+            f"{call.get_location_precision_display()}{hint})",
+        )
+    ]
+    if "zip:asked" in events:
+        answer = next((words for status, words in ZIP_ANSWERS.items() if status in events), "no answer recorded")
+        rows.append(("ZIP question", f"asked: {events['zip:asked'].detail.get('why', '')}; {answer}"))
+    elif "zip:not-asked" in events:
+        rows.append(("ZIP question", f"not asked: {events['zip:not-asked'].detail.get('why', '')}"))
+    elif call.location_source == "twilio" and call.location_precision == "zip":
+        rows.append(("ZIP question", "not asked: Twilio sent the caller's ZIP (FromZip)"))
+    else:
+        rows.append(("ZIP question", "not asked: the call never reached routing"))
+    rows.append(("Placement", _placement(call, Call)))
+    return rows
+
+
+def _placement(call: Any, model: Any) -> str:
+    attempts = list(call.attempts.select_related("facility", "partner").order_by("sequence"))
+    decision = call.routing_decision
+    parts = []
+    if attempts:
+        first = attempts[0]
+        why = ""
+        if decision is not None and decision.chosen:
+            why = (
+                f" ({decision.chosen[0].get('reason', '')})"
+                if decision.chosen[0].get("facility_id") == first.facility_id
+                else ""
+            )
+        parts.append(f"first dialed {first.facility.name} of {first.partner.display_name}{why}")
+        if len(attempts) > 1:
+            parts.append(f"{len(attempts)} partners tried")
+    elif decision is not None and not decision.chosen:
+        parts.append("nobody eligible: " + "; ".join(decision.notes or ["no partner serves this caller now"]))
+    if call.connected_facility_id is not None:
+        parts.append(f"connected to {call.connected_facility.name}")
+    elif call.status == model.Status.FALLBACK:
+        parts.append(f"sent to the fallback line ({call.outcome_reason or 'no partner accepted'})")
+    elif call.status == model.Status.CRISIS:
+        parts.append("sent to the crisis line (988)")
+    else:
+        parts.append(f"ended: {call.get_status_display()}")
+    return "; ".join(parts)

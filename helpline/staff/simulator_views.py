@@ -10,7 +10,15 @@ from django.shortcuts import render
 
 from config.staff_access import staff_view
 from helpline.models import Call, HelplineNumber
-from helpline.staff.simulator import PARTNER_OUTCOMES, Script, SimulationError, client_transport, parse_list, simulate
+from helpline.staff.simulator import (
+    PARTNER_OUTCOMES,
+    Script,
+    SimulationError,
+    call_summary,
+    client_transport,
+    parse_list,
+    simulate,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +47,13 @@ class SimulateCallForm(forms.Form):
         initial="busy,answer+1",
         help_text="Per dialed partner: " + ", ".join(PARTNER_OUTCOMES) + ".",
     )
-    from_zip = forms.RegexField(regex=r"^\d{5}$", required=False, label="Twilio FromZip")
+    from_zip = forms.RegexField(
+        regex=r"^\d{5}$",
+        required=False,
+        label="Twilio FromZip",
+        help_text="Blank: no FromZip, as Twilio sends for many mobiles; the caller is placed by FromState or "
+        "the caller ID's area code, and asked for a ZIP when it would change who answers.",
+    )
     from_state = forms.RegexField(regex=r"^[A-Z]{2}$", required=False, label="Twilio FromState")
     talk_seconds = forms.IntegerField(min_value=0, max_value=3600, initial=180)
 
@@ -60,6 +74,7 @@ def simulator(request: HttpRequest) -> HttpResponse:
     form = SimulateCallForm(request.POST or None)
     transcript: list[str] = []
     call: Call | None = None
+    summary: list[tuple[str, str]] = []
     error = ""
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -76,8 +91,8 @@ def simulator(request: HttpRequest) -> HttpResponse:
             sim = simulate(script=script, transport=client_transport())
             transcript = sim.lines
             call = Call.objects.filter(call_sid=sim.call_sid).first()
+            summary = call_summary(call) if call is not None else []
         except SimulationError as exc:
             error = str(exc)
-    return render(
-        request, "helpline/simulator.html", {"form": form, "transcript": transcript, "call": call, "error": error}
-    )
+    context = {"form": form, "transcript": transcript, "call": call, "summary": summary, "error": error}
+    return render(request, "helpline/simulator.html", context)

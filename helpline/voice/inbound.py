@@ -417,6 +417,15 @@ def _ask_zip_or_route(*, call: Call, now: Any, preface: str = "") -> HttpRespons
             calls.call_discard_route(call=call)
             calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status="zip:asked", detail=detail, now=now)
             return twiml(zip_response(call=call, attempt=1, preface=preface, turn=turn))
+        if not question.ask:  # why not, for staff and the simulator: written with the step's next write
+            calls.call_stage_event(
+                call=call,
+                sid=call.call_sid,
+                kind="ivr",
+                status="zip:not-asked",
+                detail={"why": question.reason},
+                now=now,
+            )
     return _continue(call=call, now=now, preface=preface)
 
 

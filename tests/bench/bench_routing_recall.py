@@ -338,9 +338,11 @@ def run() -> dict[str, Any]:
         "asked": stats["asked"] / stats["calls"],
         "needless": stats["needless"] / stats["calls"],
     }
+    result["needless_of_asked"] = stats["needless"] / stats["asked"] if stats["asked"] else 0.0
     print(
         f"recall {result['recall']:.2%} (target >= 99%), out of area {result['out_of_area']} (target 0), "
-        f"asked {result['asked']:.1%}, needlessly {result['needless']:.1%} (target < 10%)"
+        f"asked {result['asked']:.1%}, needlessly {result['needless']:.1%} of calls (target < 10%), "
+        f"{result['needless_of_asked']:.1%} of those asked"
     )
     return result
 

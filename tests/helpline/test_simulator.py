@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from helpline.models import Call, DialAttempt
 from helpline.staff.simulator import Script, client_transport, http_transport, simulate
-from tests.factories import StaffFactory, UserFactory
+from tests.factories import FacilityFactory, StaffFactory, UserFactory
 from tests.helpline.voice_support import fresh_routing_directory, make_directory
 
 pytestmark = pytest.mark.django_db
@@ -151,3 +151,43 @@ def test_command_tries_a_chicago_mobile_with_no_fromzip_and_shows_the_zip_questi
 def test_command_refuses_no_from_zip_with_a_from_zip():
     with pytest.raises(CommandError, match="contradict"):
         call_command("simulate_call", "--in-process", "--no-from-zip", "--from-zip", "60601")
+
+
+def _post_simulator(client, **data):
+    form = {"to_number": "+18885550100", "digits": "2,60601", "partner_outcomes": "answer+1", "talk_seconds": "60"}
+    return client.post("/staff/simulator/", {**form, **data}).content.decode()
+
+
+def test_staff_page_shows_location_the_zip_question_and_the_placement_of_a_chicago_mobile(client):
+    from html import unescape
+
+    from tests.helpline.test_voice_location import chicago_directory
+
+    prefixes, radius = chicago_directory()
+    client.force_login(StaffFactory())
+    body = unescape(_post_simulator(client, from_number="+13125550142"))  # no FromZip, no FromState
+    assert "How the call was placed" in body
+    assert "Location</dt><dd>Chicago, IL (from ZIP given by the caller, precision ZIP code)" in body
+    assert "ZIP question</dt><dd>asked: nobody in IL can take residential treatment now without a ZIP; " in body
+    assert "the caller typed their ZIP" in body
+    call = Call.objects.get()
+    first = call.attempts.order_by("sequence").first()
+    assert f"Placement</dt><dd>first dialed {first.facility.name} of {first.partner.display_name}" in body
+    assert "connected to" in body and first.facility in (prefixes, radius)
+
+
+@pytest.mark.parametrize("caller", ["+12065550100", "+19075550100", "+13055550100", "+16175550100"])
+def test_staff_can_try_a_caller_with_no_fromzip_from_any_area_code(client, caller):
+    """Seattle, Anchorage, Miami, Boston: placed by the area code's state, shown as such, and why no question."""
+    from routing.location import area_code_state
+
+    area_code, state = area_code_state(caller)
+    statewide = FacilityFactory(service_states=[state], phone="+15125550901")
+    make_directory(count=0)
+    client.force_login(StaffFactory())
+    body = _post_simulator(client, from_number=caller, digits="1")
+    assert f"Location</dt><dd>area code {area_code}, {state} (from Caller-ID area code, precision State only" in body
+    assert f"not asked: the ZIP cannot change who answers in area code {area_code} for medical detox" in body
+    assert f"first dialed {statewide.name}" in body
+    call = Call.objects.get()
+    assert (call.location_source, call.location_precision, call.state) == ("area_code", "state", state)

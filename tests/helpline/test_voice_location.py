@@ -320,3 +320,22 @@ def test_the_answered_call_is_routed_at_the_rotation_turn_it_already_took(client
     )
     assert set_aside.location_precision == "state" and call.routing_decision.location_precision == "zip"
     assert call.routing_decision.rotation_key == set_aside.rotation_key
+
+
+@pytest.mark.parametrize("served", [True, False], ids=["dialed", "fallback line"])
+def test_why_the_zip_was_not_asked_is_kept_with_the_call(client, served):
+    HelplineNumberFactory(number="+18885550100")
+    if served:
+        FacilityFactory(service_states=["TX"], phone="+15125550901")
+    else:
+        FacilityFactory(service_states=["TX"], phone="+15125550901", services=["detox"])
+    driver = CallDriver(client, from_="+15125550123")
+    driver.incoming()
+    root = driver.press("3")  # outpatient
+    assert not asked_for_zip(root) and root.find("Dial") is not None
+    event = CallEvent.objects.get(call=Call.objects.get(), status="zip:not-asked")
+    assert event.detail["why"] == (
+        "the ZIP cannot change who answers in area code 512 for outpatient treatment"
+        if served
+        else "no facility offers outpatient treatment: a ZIP cannot change that"
+    )

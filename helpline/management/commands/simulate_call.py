@@ -12,6 +12,7 @@ from helpline.staff.simulator import (
     PARTNER_OUTCOMES,
     Script,
     SimulationError,
+    call_summary,
     client_transport,
     http_transport,
     parse_list,
@@ -84,20 +85,17 @@ class Command(BaseCommand):
         self.describe_location(sim.call_sid)
 
     def describe_location(self, call_sid: str) -> None:
-        """Where the caller was placed and whether the ZIP was asked (when this process shares the database)."""
-        from helpline.models import Call, CallEvent
+        """Where the caller was placed, whether the ZIP was asked and why, where the call went.
+
+        Only when this process shares the app's database (always with --in-process).
+        """
+        from helpline.models import Call
 
         call = Call.objects.filter(call_sid=call_sid).first()
         if call is None:
             return
-        hint = f"; caller ID place, approximate: {call.location_hint}" if call.location_hint else ""
-        self.stdout.write(
-            f"Location: {call.caller_area or 'unknown'} (from {call.get_location_source_display()}, precision "
-            f"{call.get_location_precision_display()}{hint})"
-        )
-        asked = CallEvent.objects.filter(call=call, status="zip:asked").first()
-        why = f"asked: {asked.detail.get('why', '')}" if asked is not None else "not asked"
-        self.stdout.write(f"ZIP question: {why}")
+        for label, text in call_summary(call):
+            self.stdout.write(f"{label}: {text}")
 
     def default_number(self) -> str:
         number = (
