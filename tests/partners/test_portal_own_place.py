@@ -160,6 +160,29 @@ def test_calls_table_labels_every_cell_for_the_phone_layout(client, member, faci
     assert "dual_diagnosis" not in row
 
 
+def test_webhook_and_change_log_tables_label_every_cell_for_the_phone_layout(client, member, facility):
+    """The same card pattern as the other portal tables (portal.css turns .data rows into cards on a phone)."""
+    from partners.directory.services import partner_pause
+    from partners.models import WebhookDelivery, WebhookEvent
+
+    event = WebhookEvent.objects.create(partner=facility.partner, event="call.billed", payload={})
+    WebhookDelivery.objects.create(webhook_event=event, partner=facility.partner, attempt=1,
+                                   url="https://hooks.example.org/in", status_code=503, ok=False)  # fmt: skip
+    partner_pause(partner=facility.partner, by=member, reason="Staff training day")
+
+    hooks = client.get(reverse("portal:webhooks")).content.decode()
+    assert 'class="data" data-testid="webhooks-table"' in hooks
+    row = hooks.split('data-testid="delivery-row"', 1)[1].split("</tr>", 1)[0]
+    assert re.findall(r'data-label="([^"]+)"', row) == ["When (UTC)", "Event", "Attempt", "Result", "Time"]
+    assert "HTTP 503" in row
+
+    settings_page = client.get(reverse("portal:settings")).content.decode()
+    assert 'class="data" data-testid="change-log"' in settings_page
+    row = settings_page.split('data-testid="change-row"', 1)[1].split("</tr>", 1)[0]
+    assert re.findall(r'data-label="([^"]+)"', row) == ["When (UTC)", "Who", "What"]
+    assert "Staff training day" in row
+
+
 # --- password reset --------------------------------------------------------------
 
 
