@@ -18,6 +18,7 @@ from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from helpline.admin.phone_search import PhoneSearchMixin
 from helpline.audit import AuditedAdminMixin
 from helpline.models import Call, CallEvent, DialAttempt
 from helpline.privacy import mask_phone
@@ -103,8 +104,11 @@ def service_text(code: str) -> str:
 
 
 @admin.register(Call)
-class CallAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class CallAdmin(PhoneSearchMixin, AuditedAdminMixin, admin.ModelAdmin):
     form = CallAdminForm
+    # Find by phone: a POST turned into the number's keyed fingerprint, as on the request list.
+    phone_fingerprint_field = "caller_hash"
+    change_list_template = "admin/phone_search_change_list.html"
     list_display = [
         "when",
         "caller",
@@ -130,6 +134,7 @@ class CallAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_select_related = ["connected_partner"]
     date_hierarchy = "started_at"
     search_fields = ["call_sid"]
+    search_help_text = "Search by call SID. For a phone number use 'Find by phone number' below."
     ordering = ["-started_at"]
     fieldsets = [
         ("Follow-up", {"fields": ["needs_followup", "followup_note"]}),

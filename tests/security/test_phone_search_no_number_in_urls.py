@@ -18,7 +18,7 @@ from django.conf import settings
 from django.test import Client
 
 from helpline.privacy import caller_hash
-from tests.factories import AdmissionRequestFactory, StaffFactory
+from tests.factories import AdmissionRequestFactory, CallFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -103,3 +103,30 @@ def test_the_phone_search_is_post_only_and_needs_staff(client):
     staff = Client()
     staff.force_login(StaffFactory())
     assert staff.get(f"{LIST}find-by-phone/").status_code == 405
+
+
+CALLS = f"{ADMIN}helpline/call/"
+
+
+def test_the_calls_list_finds_by_phone_the_same_way(staff_client, caplog):
+    """The calls admin reuses the request list's search: POST, fingerprint in the URL, no digits anywhere."""
+    wanted = CallFactory(caller=NUMBER)
+    other = CallFactory(caller="+17378670187")
+    caplog.set_level(logging.DEBUG)
+
+    found = staff_client.post(f"{CALLS}find-by-phone/", {"phone": TYPED})
+    assert found.status_code == 302 and found["Location"] == f"{CALLS}?phone={caller_hash(NUMBER)}"
+    listing = staff_client.get(found["Location"])
+    page = listing.content.decode()
+    assert listing.status_code == 200 and 'data-testid="phone-search"' in page
+    links = re.findall(r'href="([^"]+)"', page)
+    assert any(f"/{wanted.pk}/change/" in link for link in links)
+    assert not any(f"/{other.pk}/change/" in link for link in links)
+    detail = next(link for link in links if f"/{wanted.pk}/change/" in link).replace("&amp;", "&")
+    assert staff_client.get(detail).status_code == 200
+
+    for text in [found["Location"], *links, *(record.getMessage() for record in caplog.records)]:
+        assert not _leaks(text), text
+    # A number typed into the plain search is not run here either.
+    typed = staff_client.get(CALLS, {"q": TYPED})
+    assert typed.status_code == 302 and typed["Location"] == CALLS
