@@ -15,9 +15,10 @@ tile, no per-row lookups (guarded by a query-count test).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.apps import apps
 from django.core.exceptions import PermissionDenied
@@ -39,6 +40,7 @@ LIVE_CALLS_SHOWN = 20
 ITEMS_SHOWN = 5
 
 Status = AdmissionRequest.Status
+Row = TypeVar("Row")
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,36 @@ def _changelist(name: str, query: str = "") -> str:
 
 def _change(name: str, pk: int) -> str:
     return reverse(f"admin:{name}_change", args=[pk])
+
+
+# Each tile's words and the admin list its count links to: (title, list, filter, what an empty tile says).
+TILE_TEXT: dict[str, tuple[str, str, str, str]] = {
+    "followup": ("Calls to follow up", "helpline_call", "needs_followup__exact=1",
+                 "No call is waiting for a follow-up."),
+    "attention": ("Requests needing attention", "helpline_admissionrequest", "attention=any",
+                  "Every open request is on track."),
+    "due": ("Callbacks due within the hour", "helpline_admissionrequest", "callback=next_hour",
+            "No callback is due in the next hour."),
+    "paused": ("Partners paused automatically today", "partners_partner", "paused=auto_today",
+               "No partner was paused automatically today."),
+    "webhooks": ("Webhook deliveries failing", "partners_webhookevent", "delivery=failing",
+                 "Every partner webhook is being delivered."),
+    "guides": ("Guides past their review date", "guides_guide", "review=past",
+               "Every published guide is within its review date."),
+}  # fmt: skip
+
+
+def _tile(key: str, *, count: int, rows: Iterable[Row], item: Callable[[Row], Item]) -> Tile:
+    """The tile ``key`` (``TILE_TEXT``): its count, and the first ``ITEMS_SHOWN`` rows as items."""
+    title, changelist, query, empty = TILE_TEXT[key]
+    return Tile(
+        key=key,
+        title=title,
+        count=count,
+        url=_changelist(changelist, query),
+        empty=empty,
+        items=[item(row) for row in itertools.islice(rows, ITEMS_SHOWN)],
+    )
 
 
 def _ago(at: dt.datetime | None, now: dt.datetime) -> str:
@@ -151,6 +183,14 @@ def _request_item(req: AdmissionRequest, now: dt.datetime, *, why: str) -> Item:
     )
 
 
+def _due_item(req: AdmissionRequest, now: dt.datetime) -> Item:
+    return Item(
+        text=f"{_service(req.service)} · ZIP {req.zip_code}",
+        detail=f"{_partner_name(req)} · due {_ago(req.next_action_at, now)}",
+        url=_change("helpline_admissionrequest", req.pk),
+    )
+
+
 def _partner_name(req: AdmissionRequest) -> str:
     return req.partner.display_name if req.partner else "No partner"
 
@@ -201,16 +241,7 @@ def _call_tiles(*, now: dt.datetime, tiles: list[Tile], summary: dict[str, Any])
         )
         .order_by("-started_at")[:ITEMS_SHOWN]
     )
-    tiles.append(
-        Tile(
-            key="followup",
-            title="Calls to follow up",
-            count=calls["followup"],
-            url=_changelist("helpline_call", "needs_followup__exact=1"),
-            empty="No call is waiting for a follow-up.",
-            items=[_call_item(c, now) for c in followup_calls],
-        )
-    )
+    tiles.append(_tile("followup", count=calls["followup"], rows=followup_calls, item=lambda c: _call_item(c, now)))
     summary["live_count"] = calls["live"]
     summary["live_calls"] = live_calls(now=now)
     summary["live_url"] = _changelist("helpline_call", "status__in=" + ",".join(LIVE_CALL_STATUSES))
@@ -251,32 +282,9 @@ def _request_tiles(*, now: dt.datetime, tiles: list[Tile], summary: dict[str, An
         .order_by("next_action_at")[:ITEMS_SHOWN]
     )
     tiles.append(
-        Tile(
-            key="attention",
-            title="Requests needing attention",
-            count=counts["attention"],
-            url=_changelist("helpline_admissionrequest", "attention=any"),
-            empty="Every open request is on track.",
-            items=[_request_item(r, now, why=_why(r)) for r in attention],
-        )
+        _tile("attention", count=counts["attention"], rows=attention, item=lambda r: _request_item(r, now, why=_why(r)))
     )
-    tiles.append(
-        Tile(
-            key="due",
-            title="Callbacks due within the hour",
-            count=counts["due"],
-            url=_changelist("helpline_admissionrequest", "callback=next_hour"),
-            empty="No callback is due in the next hour.",
-            items=[
-                Item(
-                    text=f"{_service(r.service)} · ZIP {r.zip_code}",
-                    detail=f"{_partner_name(r)} · due {_ago(r.next_action_at, now)}",
-                    url=_change("helpline_admissionrequest", r.pk),
-                )
-                for r in due
-            ],
-        )
-    )
+    tiles.append(_tile("due", count=counts["due"], rows=due, item=lambda r: _due_item(r, now)))
     summary["request_breakdown"] = [
         {"key": key, "title": title, "hint": hint, "count": counts[key],
          "url": _changelist("helpline_admissionrequest", f"attention={key}")}
@@ -294,21 +302,15 @@ def _paused_tile(*, now: dt.datetime) -> Tile:
         .only("pk", "display_name", "paused_reason", "updated_at")
         .order_by("-updated_at")
     )
-    return Tile(
-        key="paused",
-        title="Partners paused automatically today",
-        count=len(paused_today),
-        url=_changelist("partners_partner", "paused=auto_today"),
-        empty="No partner was paused automatically today.",
-        items=[
-            Item(
-                text=p.display_name,
-                detail=f"{p.paused_reason} · {_ago(p.updated_at, now)}",
-                url=_change("partners_partner", p.pk),
-            )
-            for p in paused_today[:ITEMS_SHOWN]
-        ],
-    )
+
+    def item(p: Partner) -> Item:
+        return Item(
+            text=p.display_name,
+            detail=f"{p.paused_reason} · {_ago(p.updated_at, now)}",
+            url=_change("partners_partner", p.pk),
+        )
+
+    return _tile("paused", count=len(paused_today), rows=paused_today, item=item)
 
 
 def _webhooks_tile(*, now: dt.datetime) -> Tile:
@@ -320,22 +322,16 @@ def _webhooks_tile(*, now: dt.datetime) -> Tile:
         .order_by("-created_at")[: ITEMS_SHOWN + 1]
     )
     count = len(failing) if len(failing) <= ITEMS_SHOWN else WebhookEvent.objects.filter(failing_q).count()
-    return Tile(
-        key="webhooks",
-        title="Webhook deliveries failing",
-        count=count,
-        url=_changelist("partners_webhookevent", "delivery=failing"),
-        empty="Every partner webhook is being delivered.",
-        items=[
-            Item(
-                text=f"{e.partner.display_name} · {e.event}",
-                detail=f"{'Gave up' if e.status == WebhookEvent.Status.FAILED else 'Retrying'} after "
-                f"{e.attempts} attempt{'s' if e.attempts != 1 else ''} · {_ago(e.created_at, now)}",
-                url=_change("partners_webhookevent", e.pk),
-            )
-            for e in failing[:ITEMS_SHOWN]
-        ],
-    )
+
+    def item(e: WebhookEvent) -> Item:
+        return Item(
+            text=f"{e.partner.display_name} · {e.event}",
+            detail=f"{'Gave up' if e.status == WebhookEvent.Status.FAILED else 'Retrying'} after "
+            f"{e.attempts} attempt{'s' if e.attempts != 1 else ''} · {_ago(e.created_at, now)}",
+            url=_change("partners_webhookevent", e.pk),
+        )
+
+    return _tile("webhooks", count=count, rows=failing, item=item)
 
 
 def _guides_tile(*, now: dt.datetime, may_view: Callable[[type[Model]], bool]) -> Tile | None:
@@ -349,21 +345,15 @@ def _guides_tile(*, now: dt.datetime, may_view: Callable[[type[Model]], bool]) -
         return None
 
     past = list(guides_past_review(today=staff_local(now).date()).only("pk", "title", "language", "next_review_due"))
-    return Tile(
-        key="guides",
-        title="Guides past their review date",
-        count=len(past),
-        url=_changelist("guides_guide", "review=past"),
-        empty="Every published guide is within its review date.",
-        items=[
-            Item(
-                text=g.title,
-                detail=f"{g.language} · review was due {g.next_review_due:%b %-d, %Y}",
-                url=_change("guides_guide", g.pk),
-            )
-            for g in past[:ITEMS_SHOWN]
-        ],
-    )
+
+    def item(g: Guide) -> Item:
+        return Item(
+            text=g.title,
+            detail=f"{g.language} · review was due {g.next_review_due:%b %-d, %Y}",
+            url=_change("guides_guide", g.pk),
+        )
+
+    return _tile("guides", count=len(past), rows=past, item=item)
 
 
 def may_view_for(request: HttpRequest) -> Callable[[type[Model]], bool]:
