@@ -20,9 +20,11 @@ facilities (ZIP list, prefix, radius; open, offering the service, speaking
 the caller's language where that narrows) that serve it, and the engine's own
 ordering (priority tier, one facility per partner with the most specific area,
 the weighted rotation at the same key) picks the first. The ZIP is asked when
-it changes the first dial for at least ``ASK_SHARE`` of those ZIPs: a caller
-asked then more likely than not reaches a different (nearer) partner, and one
-not asked is still served by a state-wide partner. A finer area in a lower
+it changes the first dial for at least ``ASK_SHARE`` (½) of those ZIPs. Why ½:
+if the ZIP changes the dial for a share s of the place's ZIPs, asking everyone
+there makes (1 − s) of them wait for nothing, and asking nobody sends s of them
+to another partner than their ZIP's (still served, by a state-wide partner);
+asking exactly when s ≥ ½ makes the fewest of the two together. A finer area in a lower
 tier than the first choice, or one serving no ZIP of the place, never asks.
 The engine re-routes the answered call at the same rotation key (one call,
 one turn of the rotation), so the dial computed here is the dial made.
