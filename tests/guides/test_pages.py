@@ -201,6 +201,15 @@ def test_search_with_nothing_found_says_so(published):
     assert "No guide matches that search" in body
 
 
+@pytest.mark.parametrize("query", ["fentanyl\x00", "\x00", "fen\x00tanyl"])
+def test_search_with_a_nul_byte_is_a_search_not_a_server_error(published, query):
+    """PostgreSQL text cannot hold NUL: a query string carrying one (%00) is searched without it."""
+    response = Client().get("/guides/", {"q": query})
+    assert response.status_code == 200
+    # Searched for "fentanyl" (or, with nothing left, every guide listed, as with no query).
+    assert 'href="/guides/opioids/"' in response.content.decode()
+
+
 def test_an_unprefixed_url_is_english_whatever_the_browser_asks(published):
     body = Client(HTTP_ACCEPT_LANGUAGE="es-MX,es;q=0.9").get("/guides/").content.decode()
     assert '<html lang="en">' in body and "Substance guides" in body

@@ -22,7 +22,8 @@ def published_guides(*, language: str) -> QuerySet[Guide]:
 def guide_search(*, language: str, query: str) -> QuerySet[Guide]:
     """Published guides matching ``query``: PostgreSQL full-text search (ranked), or a plain substring match."""
     guides = published_guides(language=language)
-    query = " ".join(query.split())[:MAX_QUERY_LENGTH]
+    # NUL ("%00" in a URL) cannot be sent to PostgreSQL in a text value: a DataError, a 500.
+    query = " ".join(query.replace("\x00", "").split())[:MAX_QUERY_LENGTH]
     if not query:
         return guides.order_by("class_group", "substance")
     if connection.vendor == "postgresql":
