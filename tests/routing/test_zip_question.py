@@ -224,3 +224,34 @@ def test_the_zip_outcomes_are_worked_out_once_per_compiled_directory():
             max_choices=5, area_code="512",
         )  # fmt: skip
     assert again.ask and len(queries) == 0
+
+
+def test_which_finer_areas_serve_which_zip_agrees_with_the_engine_zip_by_zip():
+    """The per-ZIP outcomes (lists, prefixes, radii through the cell index) are the engine's area matches."""
+    from routing.engine import area_match
+    from routing.location import residential_zips
+    from routing.zip_question import _outcomes
+
+    FacilityFactory(state="IL", service_states=[], service_zips=["60601", "60614", "60201"], services=["residential"])
+    FacilityFactory(state="IL", service_states=[], service_zip_prefixes=["606"], services=["residential"])
+    FacilityFactory(
+        state="IL", latitude=42.0464, longitude=-87.6931, service_states=[], service_radius_miles=12,
+        services=["residential"],
+    )  # fmt: skip
+    FacilityFactory(
+        state="IN", latitude=41.59, longitude=-87.35, service_states=[], service_radius_miles=25,
+        services=["residential"],
+    )  # fmt: skip
+    directory = compiled_directory(now=NOW)
+    for place in ("a312", "a847", "a773", "IL"):
+        counts, total = _outcomes(directory, place, "IL", "residential")
+        expected: dict[frozenset[int], int] = {}
+        finer = directory.finer_in_state.get((place, "residential"), [])
+        for zip_code, state, lat, lon in residential_zips()[place]:
+            if state != "IL":
+                continue
+            here = Location(zip_code=zip_code, state="IL", latitude=lat, longitude=lon, source="zip")
+            served = frozenset(fid for fid in finer if area_match(directory.static[fid], here) is not None)
+            expected[served] = expected.get(served, 0) + 1
+        assert counts == expected and total == sum(expected.values()), place
+        assert len(counts) > 1 or place == "a312"  # the areas split the place: the test can tell them apart
