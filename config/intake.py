@@ -196,6 +196,8 @@ def _partner_name(req: AdmissionRequest) -> str:
 
 
 def _why(req: AdmissionRequest) -> str:
+    if req.status == Status.HELD:
+        return "Held for approval"
     if req.status == Status.UNROUTED:
         return "Nobody eligible"
     if req.status == Status.UNREACHABLE:
@@ -248,6 +250,7 @@ def _call_tiles(*, now: dt.datetime, tiles: list[Tile], summary: dict[str, Any])
 
 
 REQUEST_KINDS = [
+    ("held", "Held", "Held by the new-number breaker: approve or close before anyone is called."),
     ("unrouted", "Unrouted", "Nobody was eligible: find a partner or call the person back."),
     ("overdue", "Overdue", "Not connected 30 minutes after they were due."),
     ("unreachable", "Unreachable", "Every callback round went unanswered."),
@@ -262,6 +265,7 @@ def _request_tiles(*, now: dt.datetime, tiles: list[Tile], summary: dict[str, An
     due_q = admission_selectors.callbacks_due_q(now=now, within=admission_selectors.CALLBACK_DUE_WITHIN)
     counts = open_requests.aggregate(
         attention=Count("id", filter=admission_selectors.attention_q(now=now)),
+        held=Count("id", filter=Q(status=Status.HELD)),
         unrouted=Count("id", filter=Q(status=Status.UNROUTED)),
         overdue=Count("id", filter=admission_selectors.overdue_q(now=now)),
         unreachable=Count("id", filter=Q(status=Status.UNREACHABLE)),

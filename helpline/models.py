@@ -16,6 +16,7 @@ from django.utils.translation import gettext_noop
 from encrypted_fields.fields import EncryptedCharField
 from phonenumber_field.modelfields import PhoneNumberField
 
+from helpline.phones import phone_display
 from helpline.privacy import EncryptedNoteField
 from routing.models import LocationPrecision, LocationSource, RoutingDecision
 from routing.vocabulary import LANGUAGE_CHOICES, SERVICE_CHOICES
@@ -85,9 +86,10 @@ class HelplineNumber(models.Model):
         ]
 
     def __str__(self) -> str:
+        number = phone_display(self.number)  # 1-888-555-0100, as everywhere people read a number
         if self.kind == self.Kind.TRACKING:
-            return f"{self.number} (tracking {self.source_kind}: {self.source_key})"
-        return f"{self.number} ({self.get_kind_display()})"
+            return f"{number} (tracking {self.source_kind}: {self.source_key})"
+        return f"{number} ({self.get_kind_display()})"
 
 
 class DisclosureVersion(models.Model):

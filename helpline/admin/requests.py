@@ -52,6 +52,7 @@ class AttentionFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [
             ("any", "Needs attention (all)"),
+            ("held", "Held for approval"),
             ("unrouted", "Unrouted"),
             ("overdue", "Overdue"),
             ("unreachable", "Unreachable"),
@@ -63,6 +64,8 @@ class AttentionFilter(admin.SimpleListFilter):
         value = self.value()
         if value == "any":
             return queryset.filter(admission_selectors.attention_q(now=now))
+        if value == "held":
+            return queryset.filter(status=AdmissionRequest.Status.HELD)
         if value == "unrouted":
             return queryset.filter(status=AdmissionRequest.Status.UNROUTED)
         if value == "unreachable":

@@ -168,6 +168,19 @@ def test_a_request_with_four_failed_callback_legs_needs_attention(staff_client):
     assert "4 callback legs failed" in home
 
 
+def test_a_held_request_says_it_waits_for_approval_and_has_its_own_count(staff_client):
+    held = make_request(1, status=AdmissionRequest.Status.HELD, created_at=timezone.now() - dt.timedelta(hours=2))
+    home = staff_client.get(ADMIN).content.decode()
+    assert "Held for approval" in home and "Overdue" not in home.split("Held for approval")[0][-200:]
+    chip = re.search(
+        r'<a href="([^"]+)" title="Held by the new-number breaker[^"]*"[^>]*>Held <strong>1</strong>', home
+    )
+    assert chip, "the breakdown counts held requests"
+    assert changelist_total(staff_client, chip.group(1).replace("&amp;", "&")) == 1
+    listed = staff_client.get(ADMIN + "helpline/admissionrequest/?attention=held").content.decode()
+    assert str(held.public_id)[:8] in listed
+
+
 def test_live_calls_endpoint_is_staff_only_and_names_no_caller(staff_client):
     make_call(1, status=Call.Status.CONNECTED, service="dual_diagnosis", caller_area="Portland, OR")
     make_call(2)  # finished
