@@ -402,15 +402,24 @@ def _area_code_in_state(call: Call) -> str:
 
 
 def _ask_zip_or_route(*, call: Call, now: Any, preface: str = "") -> HttpResponse:
-    """Route with what is known; ask for the ZIP first when it could change who answers (``routing.zip_question``).
+    """Route with what is known; ask for the ZIP first when it would change the first dial (``routing.zip_question``).
 
-    The decision for the location already known is made first: its first
-    choice's tier bounds which finer areas could change the first dial, and an
-    empty one asks too. A decision set aside for the question stays in the log.
+    The decision for the location already known is made first: the rule compares
+    its first dial with the one each ZIP of the place would get, and an empty one
+    asks too. A decision set aside for the question stays in the log. A fault in
+    the rule costs the caller the question, never the partner already chosen.
     """
     calls.call_route(call=call, now=now)
     if call.location_precision != "zip" and call.zip_asked_at is None:
-        question = zip_question_for(call=call, now=now)
+        try:
+            question = zip_question_for(call=call, now=now)
+        except Exception as exc:  # noqa: BLE001 - the call goes on with the decision it has
+            logger.error(
+                "ZIP question failed (%s); routing with what is known.\n%s",
+                type(exc).__name__,
+                redact(traceback.format_exc()),
+            )
+            question = ZipQuestion(False, f"the ZIP question failed ({type(exc).__name__}): routed with what is known")
         if question.ask and calls.call_note_zip_asked(call=call, now=now):
             turn = call.routing_decision.rotation_key if call.routing_decision is not None else 0
             detail = {"why": question.reason, "set_aside_decision": call.routing_decision_id}

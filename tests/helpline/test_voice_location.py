@@ -339,3 +339,20 @@ def test_why_the_zip_was_not_asked_is_kept_with_the_call(client, served):
         if served
         else "no facility offers outpatient treatment: a ZIP cannot change that"
     )
+
+
+def test_a_fault_in_the_zip_rule_costs_the_question_not_the_partner(client, caplog):
+    from unittest import mock
+
+    HelplineNumberFactory(number="+18885550100")
+    statewide = FacilityFactory(service_states=["TX"], phone="+15125550901")
+    austin_local()
+    driver = CallDriver(client, from_="+15125550123")
+    driver.incoming()
+    with mock.patch("helpline.voice.inbound.zip_question", autospec=True, side_effect=KeyError("bug")):
+        root = driver.press("1")
+    assert not asked_for_zip(root)
+    assert dialed(root) == str(statewide.phone)  # the state-level decision, not the fallback line
+    assert "ZIP question failed (KeyError)" in caplog.text and "5125550123" not in caplog.text
+    event = CallEvent.objects.get(status="zip:not-asked")
+    assert event.detail["why"].startswith("the ZIP question failed (KeyError)")
