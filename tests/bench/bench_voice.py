@@ -13,9 +13,9 @@ and from 32 concurrent callers, every request signed with the real library:
   "check the signature, look up the number, insert a row, dial" view;
 - ``POST /twilio/voice/incoming`` (each a new CallSid, so each inserts a call);
 - ``POST /twilio/voice/service?try=1`` with ``Digits=1`` (route, claim, store the
-  decision, ``<Dial>``), on calls that already passed incoming and the greeting
+  decision, ``<Dial>``), on calls that already passed incoming (whose greeting is the menu)
   (prepared, untimed);
-- whole accepted calls in Twilio's order: incoming, greeting, service, the leg's
+- whole accepted calls in Twilio's order: incoming, service, the leg's
   initiated/ringing callbacks, whisper, answered, whisper choice 1, the leg's
   completed callback, dial result, the call's final status callback.
 
@@ -222,7 +222,7 @@ def one_request(tw: Twilio, path: str) -> Job:
 
 
 async def prepare_at_menu(tw: Twilio, count: int, concurrency: int) -> list[str]:
-    """Calls that passed incoming and the greeting (English): the service menu is next. Untimed."""
+    """Calls that passed incoming (its greeting is the menu): the service step is next. Untimed."""
     import aiohttp
 
     sids = [new_sid() for _ in range(count)]
@@ -232,7 +232,6 @@ async def prepare_at_menu(tw: Twilio, count: int, concurrency: int) -> list[str]
         async def one(sid: str) -> None:
             async with sem:
                 await tw.post(session, "/twilio/voice/incoming", call_params(sid))
-                await tw.post(session, "/twilio/voice/greeting", call_params(sid, CallStatus="in-progress", Digits="1"))
 
         await asyncio.gather(*(one(sid) for sid in sids))
     return sids
@@ -255,9 +254,8 @@ def whole_call(tw: Twilio) -> Job:
         sid, leg = new_sid(), new_sid()
         live = call_params(sid, CallStatus="in-progress")
         status, _ = await tw.post(session, "/twilio/voice/incoming", call_params(sid))
-        status2, _ = await tw.post(session, "/twilio/voice/greeting", {**live, "Digits": "1"})
-        status3, body = await tw.post(session, "/twilio/voice/service?try=1", {**live, "Digits": "1"})
-        if (status, status2, status3) != (200, 200, 200):
+        status2, body = await tw.post(session, "/twilio/voice/service?try=1", {**live, "Digits": "1"})
+        if (status, status2) != (200, 200):
             return False
         dial = ElementTree.fromstring(body).find("Dial")
         number = dial.find("Number") if dial is not None else None

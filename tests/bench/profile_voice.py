@@ -123,7 +123,6 @@ def whole_call(hooks: Webhooks, timings: Timings) -> None:
         return body
 
     post("incoming", "/twilio/voice/incoming", call_params(sid))
-    post("greeting (language)", "/twilio/voice/greeting", {**live, "Digits": "1"})
     body = post("service Digits=1 (routing)", "/twilio/voice/service?try=1", {**live, "Digits": "1"})
     dial = ElementTree.fromstring(body).find("Dial")
     number = dial.find("Number") if dial is not None else None
