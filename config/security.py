@@ -76,6 +76,23 @@ class RequestBodyLimitMiddleware:
         return self.get_response(request)
 
 
+class NulQueryStringMiddleware:
+    """Refuse (400) a query string carrying a NUL byte ("%00") before any view reads it.
+
+    PostgreSQL cannot hold NUL in a text value: a list filter or a search with
+    one is a DataError, a 500 (every list filter of the staff admin, for one).
+    Nobody types a NUL; only a crafted address carries it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "%00" in request.META.get("QUERY_STRING", ""):
+            return HttpResponse("The address contains a NUL character (%00).\n", status=400, content_type="text/plain")
+        return self.get_response(request)
+
+
 # --- Error reports without caller data -------------------------------------------
 
 _CLEANSED = SafeExceptionReporterFilter.cleansed_substitute

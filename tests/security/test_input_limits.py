@@ -61,6 +61,31 @@ def test_too_many_form_fields_is_a_400(client):
 
 
 @pytest.mark.parametrize(
+    ("who", "url"),
+    [
+        ("staff", "/admin/helpline/call/?status__exact=%00"),  # any list filter of the staff admin
+        ("staff", "/admin/partners/partner/?q=a%00b"),
+        ("partner", "/portal/calls/?billable=%00"),
+        ("anyone", "/guides/?q=fentanyl%00"),
+        ("anyone", "/?utm_source=%00"),
+    ],
+)
+def test_a_nul_byte_in_the_query_string_is_a_400_not_a_server_error(who, url):
+    """PostgreSQL cannot hold NUL in text: a filter or search value with one was a DataError, a 500."""
+    client = Client()
+    if who == "staff":
+        client.force_login(StaffFactory(is_superuser=True))
+    elif who == "partner":
+        client.force_login(PartnerUserFactory())
+
+    response = client.get(url)
+
+    assert response.status_code == 400
+    assert b"NUL" in response.content
+    assert client.get(url.replace("%00", "")).status_code == 200  # the same address without it works
+
+
+@pytest.mark.parametrize(
     ("field", "value"),
     [
         ("phone", "123"),
