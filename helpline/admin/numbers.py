@@ -23,7 +23,7 @@ from helpline.attribution import TrackingSource
 from helpline.models import DisclosureVersion, HelplineNumber, SourceKind
 from helpline.phones import validate_e164_number
 from helpline.site.disclosure import current_version
-from helpline.voice.disclosure import default_spoken_disclosure
+from helpline.voice.disclosure import SPOKEN_BUDGET_SECONDS, default_spoken_disclosure
 from helpline.voice.timing import spoken_seconds
 
 DISCLOSURE_FIELDS = (
@@ -38,9 +38,6 @@ DISCLOSURE_FIELDS = (
 )
 SPOKEN_FIELDS = {"spoken": "en", "spoken_es": "es"}
 MIN_STATEMENT_LENGTH = 10
-# Every caller hears the spoken disclosure before a partner rings; the greeting's time budget
-# (README "Time to a human") leaves it about 6 seconds at 150 words a minute.
-MAX_SPOKEN_SECONDS = 8.0
 
 
 class HelplineNumberForm(forms.ModelForm):
@@ -152,8 +149,8 @@ class DisclosureVersionForm(forms.ModelForm):
         }
         help_texts = {
             "spoken": "Say that calls go to treatment providers who pay to advertise. Keep it short: every "
-            "caller waits for it (at most 20 words).",
-            "spoken_es": "The same in Spanish, for callers who press 8.",
+            "caller waits for it (at most 15 words).",
+            "spoken_es": "The same in Spanish, for callers who press 8 (at most 16 words).",
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -191,8 +188,9 @@ class DisclosureVersionForm(forms.ModelForm):
 
     def _clean_spoken(self, name: str) -> str:
         value = " ".join(self._clean_statement(name).split())
-        if spoken_seconds(value) > MAX_SPOKEN_SECONDS:
-            words = int(MAX_SPOKEN_SECONDS * 150 / 60)
+        budget = SPOKEN_BUDGET_SECONDS[SPOKEN_FIELDS[name]]  # every caller hears it before a provider rings
+        if spoken_seconds(value) > budget:
+            words = int(budget * 150 / 60)
             raise ValidationError(
                 f"Too long to speak to every caller before a provider rings: at most {words} words "
                 f"(this takes {spoken_seconds(value):.1f} s)."

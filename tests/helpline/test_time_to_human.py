@@ -100,3 +100,18 @@ def test_a_silent_caller_hears_the_menu_once_and_goes_on_as_not_sure(client):
     root = driver.silence()
     assert root.find("Gather") is None and root.find("Dial/Number") is not None
     assert "For detox" not in " ".join(s.text or "" for s in root.iter("Say"))
+
+
+def test_the_longest_spoken_disclosure_staff_may_save_still_meets_the_targets(client):
+    """The admin's limit (SPOKEN_BUDGET_SECONDS) is what keeps a staff edit from breaking the targets."""
+    from helpline.models import DisclosureVersion
+    from helpline.voice.disclosure import SPOKEN_BUDGET_SECONDS
+
+    en = "Free and confidential help. Your call goes to treatment providers who pay us to advertise."
+    es = "Ayuda gratis y confidencial. Su llamada va a proveedores de tratamiento que nos pagan por anunciarse."
+    assert (spoken_seconds(en), spoken_seconds(es)) == (SPOKEN_BUDGET_SECONDS["en"], SPOKEN_BUDGET_SECONDS["es"])
+    DisclosureVersion.objects.create(spoken=en, spoken_es=es)
+    paths = play_paths(client)
+    seconds = {path: s for path, (s, _heard) in paths.items()}
+    assert all(seconds[path] <= limit for path, limit in TARGETS.items()), seconds
+    assert en in paths["knows what they want"][1] and es in paths["Spanish, knows"][1]

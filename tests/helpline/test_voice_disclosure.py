@@ -54,9 +54,11 @@ def test_the_admin_offers_the_words_callers_hear_now_and_refuses_a_long_one(clie
     url = reverse("admin:helpline_disclosureversion_add")
     initial = client.get(url).context["adminform"].form.initial
     assert (initial["spoken"], initial["spoken_es"]) == (PROMPTS["en"]["disclosure"], PROMPTS["es"]["disclosure"])
-    long_words = "Calls go to treatment providers who pay to advertise with us, " * 3
-    response = client.post(url, {**WORDING, "spoken": long_words})
-    assert "Too long to speak to every caller" in response.content.decode()
+    sixteen = (
+        "Free and confidential help. Your call goes to treatment providers who pay us to advertise here."  # 16 words
+    )
+    response = client.post(url, {**WORDING, "spoken": sixteen})
+    assert "Too long to speak to every caller before a provider rings: at most 15 words" in response.content.decode()
     response = client.post(url, {**WORDING, "spoken_es": "  "})
     assert "cannot be removed" in response.content.decode()
     assert not DisclosureVersion.objects.exists()
