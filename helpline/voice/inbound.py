@@ -149,12 +149,19 @@ def greeting_response(*, listing: str, helpline_name: str, disclosure: str) -> V
 
 
 def service_menu_response(*, call: Call, attempt: int, preface: str = "", disclose: bool = False) -> VoiceResponse:
-    """The service menu alone (a wrong key), or with the disclosure (the Spanish caller's first menu)."""
+    """The service menu alone (a wrong key), or with the disclosure (the Spanish caller's first menu).
+
+    In English it offers Spanish again: a wrong key may be a Spanish speaker's.
+    """
     response = VoiceResponse()
     action = public("service", **{"try": attempt})
     gather = response.gather(num_digits=1, timeout=MENU_TIMEOUT, action=action, method="POST")
     language = call.language
-    lines = [preface] if preface else []
+    if preface:
+        say(gather, preface, language)
+    if language != "es":
+        say(gather, prompt("es", "spanish_option"), "es")
+    lines = []
     if disclose:
         lines.append(spoken_disclosure().get(language) or prompt(language, "disclosure"))
     lines += [prompt(language, "crisis_option"), prompt(language, "service_menu")]

@@ -136,6 +136,7 @@ def test_a_wrong_key_hears_the_menu_once_more_then_not_sure(client):
     again = driver.press("7")
     assert spoken(again).startswith("Sorry, I didn't get that.")
     assert "For detox, press 1." in spoken(again) and "press 9" in spoken(again)
+    assert "Para español, oprima 8." in spoken(again)  # a wrong key may be a Spanish speaker's
     assert "try=2" in again.find("Gather").get("action")
     root = driver.press("7")  # invalid on the second try: no third menu
     assert root.find("Gather") is None
