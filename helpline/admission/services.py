@@ -880,6 +880,21 @@ def _bill(attempt_id: int) -> None:
         logger.exception("Billing admission callback attempt %s failed", attempt_id)
 
 
+# The "we tried to reach you" text, in the language of the request: (text, "trying again" sentence).
+# (Not in helpline.voice.prompts: the voice package imports this one, and sub-packages never import in a loop.)
+MISSED_TEXT: dict[str, tuple[str, str]] = {
+    "en": (
+        "{name}: we tried to return your call as you asked. {again}Reply STOP to stop calls and texts.",
+        "We will try again soon. ",
+    ),
+    "es": (
+        "{name}: intentamos devolverle la llamada como nos pidió. {again}"
+        "Responda STOP para no recibir más llamadas ni mensajes.",
+        "Volveremos a intentarlo pronto. ",
+    ),
+}
+
+
 def admission_request_text_caller_missed(*, request_id: int, round_number: int) -> bool:
     """One text per missed round ("we tried to reach you"), only if texts are allowed and not withdrawn."""
     req = AdmissionRequest.objects.filter(id=request_id).first()
@@ -892,11 +907,8 @@ def admission_request_text_caller_missed(*, request_id: int, round_number: int) 
     )
     if claimed != 1:
         return False
-    body = (
-        f"{settings.HELPLINE_NAME}: we tried to return your call as you asked. "
-        + ("We will try again soon. " if req.status != Status.UNREACHABLE else "")
-        + "Reply STOP to stop calls and texts."
-    )
+    missed, again = MISSED_TEXT["es" if req.language == "es" else "en"]
+    body = missed.format(name=settings.HELPLINE_NAME, again=again if req.status != Status.UNREACHABLE else "")
     try:
         twilio_rest.send_sms(to=req.phone, body=body)
     except twilio_rest.TwilioFailure as exc:

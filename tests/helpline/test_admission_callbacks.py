@@ -544,3 +544,26 @@ def test_a_spanish_request_hears_every_word_of_its_callback_in_spanish(
     [say] = parse_twiml(body).iter("Say")
     assert code == 200 and (say.text or "") == "Adiós."
     assert say.attrib["language"] == "es-MX" and say.attrib["voice"] == settings.TWILIO_VOICE_ES
+
+
+def test_a_spanish_request_that_is_not_reached_is_texted_in_spanish(
+    client, fake_twilio, partners, django_capture_on_commit_callbacks
+):
+    """The person asked in Spanish: the "we tried to reach you" text is Spanish too, STOP still explained."""
+    placed(language="es")
+    with django_capture_on_commit_callbacks(execute=True):
+        driver(client).run(fake_twilio.calls()[-1], caller_answers=False)
+    [text] = [m.params["Body"] for m in fake_twilio.messages() if m.params["To"] == PHONE_E164]
+    assert "intentamos devolverle la llamada" in text
+    assert "tried to return your call" not in text
+    assert "STOP" in text and "Sam" not in text
+
+
+def test_an_english_request_that_is_not_reached_is_texted_in_english(
+    client, fake_twilio, partners, django_capture_on_commit_callbacks
+):
+    placed(language="en")
+    with django_capture_on_commit_callbacks(execute=True):
+        driver(client).run(fake_twilio.calls()[-1], caller_answers=False)
+    [text] = [m.params["Body"] for m in fake_twilio.messages() if m.params["To"] == PHONE_E164]
+    assert "we tried to return your call" in text and "We will try again soon." in text
