@@ -45,7 +45,7 @@
       }
       cell(tr, call.service);
       cell(tr, call.area);
-      cell(tr, call.partner || "—");
+      cell(tr, call.partner || "Not connected yet");
       fresh.appendChild(tr);
     });
     rows.replaceChildren(fresh);
