@@ -27,13 +27,14 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from celery import current_app
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models.sql import UpdateQuery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -704,30 +705,47 @@ def admission_request_place_callback(*, request_id: int, now: dt.datetime | None
     return None
 
 
-def callback_attempt(attempt_id: int) -> DialAttempt | None:
-    return (
+def callback_attempt(attempt_id: int, *, lock_request: bool = False) -> DialAttempt | None:
+    """The callback leg with its request, partner and facility, and whether the person's phone is blocked.
+
+    One query. ``phone_blocked`` (annotated) is what ``callback_may_continue``
+    needs besides the request's status. ``lock_request``: the request row is
+    locked until the surrounding transaction ends (PostgreSQL).
+    """
+    blocked = ContactBlock.objects.filter(phone_hash=OuterRef("admission_request__phone_hash"))
+    qs = (
         DialAttempt.objects.select_related("admission_request", "partner", "facility")
+        .annotate(phone_blocked=Exists(blocked))
         .filter(id=attempt_id, admission_request__isnull=False)
-        .first()
     )
+    if lock_request:
+        qs = qs.select_for_update(of=("admission_request",))
+    return qs.first()
 
 
 def callback_may_continue(attempt: DialAttempt) -> bool:
-    """May this leg still connect anyone? (Not withdrawn, not closed, phone not blocked.)"""
+    """May this leg still connect anyone? (Not withdrawn, not closed, phone not blocked.)
+
+    Read with the leg by ``callback_attempt`` (same request, no second read); a leg read
+    any other way has its request's status and block read now.
+    """
     req = attempt.admission_request
     if req is None:
         return False
-    req.refresh_from_db(fields=["status", "phone_hash"])
-    return req.status == Status.CALLBACK_ATTEMPTED and not is_blocked(req.phone_hash)
+    blocked = getattr(attempt, "phone_blocked", None)
+    if blocked is None:
+        req.refresh_from_db(fields=["status", "phone_hash"])
+        blocked = is_blocked(req.phone_hash)
+    return req.status == Status.CALLBACK_ATTEMPTED and not blocked
 
 
 def callback_partner_accepted(*, attempt_id: int, now: dt.datetime | None = None) -> bool:
     """The partner pressed 1. Idempotent: a re-sent webhook changes nothing."""
     now = now or timezone.now()
-    DialAttempt.objects.filter(id=attempt_id, accepted=False, ended_at__isnull=True).update(
+    won = DialAttempt.objects.filter(id=attempt_id, accepted=False, ended_at__isnull=True).update(
         accepted=True, outcome=DialAttempt.Outcome.ACCEPTED, answered_at=now
     )
-    return DialAttempt.objects.filter(id=attempt_id, accepted=True).exists()
+    return won == 1 or DialAttempt.objects.filter(id=attempt_id, accepted=True).exists()
 
 
 def callback_partner_declined(*, attempt_id: int) -> None:
@@ -737,31 +755,77 @@ def callback_partner_declined(*, attempt_id: int) -> None:
 
 
 def callback_connected(*, attempt_id: int, now: dt.datetime | None = None) -> bool:
-    """The person answered and pressed 1: the request is connected (once)."""
+    """The person answered and pressed 1: the request is connected (once).
+
+    A compare-and-set of the request (still ``callback_attempted``, phone not
+    blocked) and its history row, in one statement on PostgreSQL: no lock, no
+    read of the request first. A replay finds it connected already.
+    """
     now = now or timezone.now()
     attempt = callback_attempt(attempt_id)
     if attempt is None or attempt.admission_request_id is None:
         return False
-    with transaction.atomic():
-        req = AdmissionRequest.objects.select_for_update().get(id=attempt.admission_request_id)
-        if req.status == Status.CONNECTED:
-            return True
-        if req.status != Status.CALLBACK_ATTEMPTED or is_blocked(req.phone_hash):
-            return False
-        _set_status(
-            req,
-            to=Status.CONNECTED,
-            now=now,
-            note=f"connected with {attempt.partner}",
-            extra={
-                "connected_at": now,
-                "partner_id": attempt.partner_id,
-                "facility_id": attempt.facility_id,
-                "next_action_at": None,
-                "needs_attention": False,
-            },
-        )
-    return True
+    request_id = attempt.admission_request_id
+    changes = {
+        "status": Status.CONNECTED,
+        "connected_at": now,
+        "partner_id": attempt.partner_id,
+        "facility_id": attempt.facility_id,
+        "next_action_at": None,
+        "needs_attention": False,
+        "updated_at": now,
+    }
+    blocked = ContactBlock.objects.filter(phone_hash=OuterRef("phone_hash"))
+    cas = AdmissionRequest.objects.filter(id=request_id, status=Status.CALLBACK_ATTEMPTED).filter(~Exists(blocked))
+    history = {
+        "request": request_id,
+        "from_status": Status.CALLBACK_ATTEMPTED,
+        "to_status": Status.CONNECTED,
+        "note": f"connected with {attempt.partner}"[:500],
+        "by": None,
+        "at": now,
+    }
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        won = _update_then_insert(cas, changes, AdmissionStatusChange, history)
+    else:
+        with transaction.atomic():
+            won = cas.update(**changes) == 1
+            if won:
+                AdmissionStatusChange.objects.create(
+                    request_id=request_id,
+                    from_status=Status.CALLBACK_ATTEMPTED,
+                    to_status=Status.CONNECTED,
+                    note=history["note"],
+                    at=now,
+                )
+    if won:
+        return True
+    return AdmissionRequest.objects.filter(id=request_id, status=Status.CONNECTED).exists()
+
+
+def _update_then_insert(
+    queryset: QuerySet[Any], changes: dict[str, Any], model: type[Model], values: dict[str, Any]
+) -> bool:
+    """PostgreSQL: ``queryset.update(**changes)`` and, only if it changed a row, one ``model`` row: one statement.
+
+    True if the update changed a row (and the row was inserted).
+    """
+    connection = transaction.get_connection()
+    qn = connection.ops.quote_name
+    query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
+    query.add_update_values(changes)
+    update_sql, update_params = query.get_compiler(queryset.db).as_sql()
+    fields = [model._meta.get_field(name) for name in values]
+    params = [f.get_db_prep_save(values[f.name], connection) for f in fields]  # type: ignore[union-attr]
+    columns = ", ".join(qn(f.column) for f in fields)  # type: ignore[union-attr]
+    marks = ", ".join(["%s"] * len(params))
+    # Our tables; the UPDATE is the ORM's, values bound.
+    sql = f"WITH won AS ({update_sql} RETURNING 1) INSERT INTO {qn(model._meta.db_table)} ({columns}) "  # noqa: S608
+    sql += f"SELECT {marks} FROM won"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*update_params, *params])
+        return cursor.rowcount == 1
 
 
 def callback_dial_finished(*, attempt_id: int, talk_seconds: int) -> None:
@@ -797,9 +861,11 @@ def callback_leg_ended(*, attempt_id: int, call_status: str, now: dt.datetime | 
     - partner did not accept (busy, no answer, failed, declined): the next partner now.
     """
     now = now or timezone.now()
-    attempt = callback_attempt(attempt_id)
-    if attempt is None:
+    # The leg with its request, the request row locked: one query.
+    attempt = callback_attempt(attempt_id, lock_request=True)
+    if attempt is None or attempt.admission_request is None:
         return None
+    req = attempt.admission_request
     if attempt.accepted:
         outcome = DialAttempt.Outcome.COMPLETED
     elif attempt.outcome == DialAttempt.Outcome.NOT_ACCEPTED:
@@ -808,48 +874,83 @@ def callback_leg_ended(*, attempt_id: int, call_status: str, now: dt.datetime | 
         outcome = DialAttempt.Outcome.NOT_ACCEPTED  # answered (perhaps by voicemail) and never pressed 1
     else:
         outcome = _PARTNER_OUTCOMES.get(call_status, DialAttempt.Outcome.FAILED)
-    if DialAttempt.objects.filter(id=attempt_id, ended_at__isnull=True).update(ended_at=now, outcome=outcome) != 1:
+    # Connected, withdrawn, closed: nothing more to do for the request (a connected one is unclaimed).
+    settled = req.status != Status.CALLBACK_ATTEMPTED
+    unclaim = settled and req.status == Status.CONNECTED
+    if not _end_callback_leg(attempt, outcome=outcome, now=now, unclaim=unclaim):
         return None  # already handled (Twilio re-sent the callback)
-    request_id = attempt.admission_request_id
-    if request_id is None:
-        return None
-    _release_leg(attempt)
     if not attempt.accepted:
         _check_auto_pause(attempt.partner_id, now)
-
-    with transaction.atomic():
-        req = AdmissionRequest.objects.select_for_update().get(id=request_id)
-        transaction.on_commit(lambda: _bill(attempt_id))
-        if req.status != Status.CALLBACK_ATTEMPTED:
-            # Connected, withdrawn, closed: nothing more to do for this request.
-            if req.status == Status.CONNECTED:
-                req.claimed_at = None
-                req.save(update_fields=["claimed_at", "updated_at"])
-            return req
-        if attempt.accepted:
-            tries = req.callback_attempts + 1
-            at = _next_try_at(req, tries=tries, now=now)
-            req.callback_attempts = tries
-            req.save(update_fields=["callback_attempts", "updated_at"])
-            if at is None:
-                _finish_unreachable(req, now=now, note=f"no answer after {tries} tries")
-            else:
-                AdmissionStatusChange.objects.create(
-                    request=req, from_status=req.status, to_status=req.status, at=now,
-                    note=f"person did not answer (try {tries}); next try scheduled",
-                )  # fmt: skip
-                req.next_action_at = at
-                req.claimed_at = None
-                req.save(update_fields=["next_action_at", "claimed_at", "updated_at"])
-            if req.allow_text:
-                _enqueue_on_commit("text_caller_missed_callback", req.pk, tries)
-        else:
-            req.callback_choice_index += 1
-            req.next_action_at = now
+    transaction.on_commit(lambda: _bill(attempt_id))
+    if settled:
+        if unclaim:
             req.claimed_at = None
-            req.save(update_fields=["callback_choice_index", "next_action_at", "claimed_at", "updated_at"])
-            _enqueue_on_commit("place_admission_callback", req.pk)
+        return req
+    if attempt.accepted:
+        tries = req.callback_attempts + 1
+        at = _next_try_at(req, tries=tries, now=now)
+        req.callback_attempts = tries
+        req.save(update_fields=["callback_attempts", "updated_at"])
+        if at is None:
+            _finish_unreachable(req, now=now, note=f"no answer after {tries} tries")
+        else:
+            AdmissionStatusChange.objects.create(
+                request=req, from_status=req.status, to_status=req.status, at=now,
+                note=f"person did not answer (try {tries}); next try scheduled",
+            )  # fmt: skip
+            req.next_action_at = at
+            req.claimed_at = None
+            req.save(update_fields=["next_action_at", "claimed_at", "updated_at"])
+        if req.allow_text:
+            _enqueue_on_commit("text_caller_missed_callback", req.pk, tries)
+    else:
+        req.callback_choice_index += 1
+        req.next_action_at = now
+        req.claimed_at = None
+        req.save(update_fields=["callback_choice_index", "next_action_at", "claimed_at", "updated_at"])
+        _enqueue_on_commit("place_admission_callback", req.pk)
     return req
+
+
+def _end_callback_leg(attempt: DialAttempt, *, outcome: str, now: dt.datetime, unclaim: bool) -> bool:
+    """Close the leg once (compare-and-set), free the partner's slot and, with ``unclaim``, unclaim the request.
+
+    On PostgreSQL one statement, each part only if the leg was still open. False: already closed.
+    """
+    from routing import services as routing_services
+
+    request_id = attempt.admission_request_id
+    assert request_id is not None  # noqa: S101 - callback legs only
+    ended = DialAttempt.objects.filter(pk=attempt.pk, ended_at__isnull=True)
+    changes = {"ended_at": now, "outcome": outcome}
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        if ended.update(**changes) != 1:
+            return False
+        _release_leg(attempt)
+        if unclaim:
+            AdmissionRequest.objects.filter(id=request_id).update(claimed_at=None, updated_at=now)
+        return True
+    query = cast(UpdateQuery, ended.query.chain(UpdateQuery))
+    query.add_update_values(changes)
+    ended_sql, ended_params = query.get_compiler(ended.db).as_sql()
+    release_sql, release_params = routing_services.release_leg_statement(
+        partner_id=attempt.partner_id, accepted=attempt.accepted, now=attempt.started_at
+    )
+    # Our tables; every statement is the ORM's (or routing's), values bound.
+    parts = [f"ended AS ({ended_sql} RETURNING 1)", f"released AS ({release_sql} AND EXISTS (SELECT 1 FROM ended))"]  # noqa: S608
+    params = [*ended_params, *release_params]
+    if unclaim:
+        unclaim_q = AdmissionRequest.objects.filter(id=request_id)
+        query = cast(UpdateQuery, unclaim_q.query.chain(UpdateQuery))
+        query.add_update_values({"claimed_at": None, "updated_at": now})
+        unclaim_sql, unclaim_params = query.get_compiler(unclaim_q.db).as_sql()
+        parts.append(f"unclaimed AS ({unclaim_sql} AND EXISTS (SELECT 1 FROM ended))")  # noqa: S608
+        params += unclaim_params
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(parts)} SELECT EXISTS (SELECT 1 FROM ended)", params)  # noqa: S608
+        row = cursor.fetchone()
+    return bool(row and row[0])
 
 
 def _check_auto_pause(partner_id: int, now: dt.datetime) -> None:
@@ -942,9 +1043,9 @@ def admission_request_withdraw(
         return 0
     changed = 0
     with transaction.atomic():
-        if block:
-            ContactBlock.objects.get_or_create(
-                phone_hash=phone_hash, defaults={"source": source[:20], "created_at": now}
+        if block:  # one INSERT … ON CONFLICT DO NOTHING: the first block of a number stays as it was
+            ContactBlock.objects.bulk_create(
+                [ContactBlock(phone_hash=phone_hash, source=source[:20], created_at=now)], ignore_conflicts=True
             )
         for req in (
             AdmissionRequest.objects.select_for_update()

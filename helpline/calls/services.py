@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Case, DateTimeField, Exists, F, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.db.models.signals import post_delete, post_save
@@ -139,26 +139,63 @@ def call_record_incoming(*, call_sid: str, to_number: str, caller_number: str, i
         is_test=is_test,
         started_at=now,
     )
-    connection = transaction.get_connection()
-    try:
-        if connection.in_atomic_block:
-            with transaction.atomic():  # a savepoint, so a duplicate does not break the outer transaction
-                call.save(force_insert=True)
-        elif connection.vendor == "postgresql":
-            with transaction.atomic():
-                # The caller is waiting for the greeting: don't wait for the WAL flush of this one row.
-                # A server crash in the next few hundred ms could lose it (never corrupt it), and every
-                # later webhook of the call carries CallSid/From/To and records it again (views.
-                # _locked_call). Everything after the greeting commits synchronously as usual.
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
-                call.save(force_insert=True)
-        else:
-            call.save(force_insert=True)  # autocommit: a duplicate's IntegrityError poisons nothing
-    except IntegrityError:
+    inserted, early = _insert_new_call(call)
+    if not inserted:
         return Call.objects.select_related("listing_facility").get(call_sid=call_sid)
-    _adopt_early_status(call=call, now=now)
+    if early:
+        _adopt_early_status(call=call, now=now)
     return call
+
+
+def _insert_new_call(call: Call) -> tuple[bool, bool]:
+    """Insert the call unless its CallSid is stored: (inserted, a final status arrived before it).
+
+    On PostgreSQL one round trip: ``INSERT … ON CONFLICT DO NOTHING`` and the probe for
+    status callbacks stored before the call (``_adopt_early_status``) in one statement.
+    Outside a transaction its commit is asynchronous: the caller is waiting for the
+    greeting, so it does not wait for the WAL flush of this one row. A server crash in the
+    next few hundred ms could lose it (never corrupt it), and every later webhook of the
+    call carries CallSid/From/To and records it again (``_locked_call`` in the views).
+    Elsewhere the insert and the probe are two statements.
+    """
+    connection = transaction.get_connection()
+    qn = connection.ops.quote_name
+    meta = Call._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(call, add=True), connection) for f in fields]
+    insert = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608 - our table
+        f"VALUES ({', '.join(['%s'] * len(values))}) ON CONFLICT ({qn(meta.get_field('call_sid').column)}) "
+        f"DO NOTHING RETURNING {qn(meta.pk.column)}"
+    )
+    # A plain indexed probe (unique_call_event leads with sid): nearly every call has none.
+    probe = (
+        f"SELECT 1 FROM {qn(CallEvent._meta.db_table)} "  # noqa: S608 - table name from the model, values bound
+        "WHERE sid = %s AND kind = 'call-status' AND call_id IS NULL"
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            durability = "" if connection.in_atomic_block else ", set_config('synchronous_commit', 'off', true)"
+            cursor.execute(
+                f"WITH new AS ({insert}) SELECT (SELECT {qn(meta.pk.column)} FROM new), EXISTS ({probe}){durability}",  # noqa: S608
+                [*values, call.call_sid],
+            )
+            row = cursor.fetchone()
+            pk, early = (row[0], bool(row[1])) if row else (None, False)
+        else:
+            cursor.execute(insert, values)
+            inserted = cursor.fetchone()
+            pk = inserted[0] if inserted else None
+            early = False
+            if pk is not None:
+                cursor.execute(probe + " LIMIT 1", [call.call_sid])
+                early = cursor.fetchone() is not None
+    if pk is None:
+        return False, False
+    call.pk = pk
+    call._state.adding = False
+    call._state.db = connection.alias
+    return True, early
 
 
 def _adopt_early_status(*, call: Call, now: datetime) -> None:
@@ -167,19 +204,13 @@ def _adopt_early_status(*, call: Call, now: datetime) -> None:
     A caller who hangs up while the incoming webhook is still being answered
     makes Twilio post the final status callback first; it is stored without a
     call (``call_apply_status``). Without this the call would stay in the IVR
-    for ever: no later webhook comes for a caller who is gone. One indexed
-    read on the hot path, and only a new row pays it.
+    for ever: no later webhook comes for a caller who is gone. Whether there
+    are any rides on the call's INSERT (``_insert_new_call``): only such a
+    call pays the reads here.
     """
-    # A plain indexed probe (unique_call_event leads with sid): on the hot path the ORM's
-    # query building costs more CPU than the query itself, and nearly every call has none.
-    with transaction.get_connection().cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {CallEvent._meta.db_table} WHERE sid = %s AND kind = %s AND call_id IS NULL LIMIT 1",  # noqa: S608 - table name from the model, values bound
-            [call.call_sid, "call-status"],
-        )
-        if cursor.fetchone() is None:
-            return
     early = list(CallEvent.objects.filter(sid=call.call_sid, kind="call-status", call__isnull=True))
+    if not early:
+        return
     with transaction.atomic():
         locked = call_locked(call_sid=call.call_sid)
         if locked is None:
@@ -471,7 +502,7 @@ def _set_status(*, call: Call, status: str, now: datetime, reason: str = "", fie
 def call_set_language(*, call: Call, language: str) -> None:
     if call.language != language:
         call.language = language
-        _save(call, ["language"])
+        _stage(call, "language")
 
 
 def call_set_service(*, call: Call, service: str) -> None:
@@ -812,18 +843,18 @@ def _notify_partner_connected(*, call: Call, attempt: DialAttempt, now: datetime
 
 
 def attempt_mark_answered(*, attempt: DialAttempt, dial_call_sid: str, now: datetime) -> None:
-    """The partner's phone picked up (the whisper is playing): remember the leg's SID."""
-    updates: dict[str, Any] = {}
+    """The partner's phone picked up (the whisper is playing): remember the leg's SID. One UPDATE.
+
+    The SID is set only if the leg has none and no other leg has it (it is unique): a
+    replay or a mix-up keeps the time only, with no IntegrityError to catch.
+    """
+    changes: dict[str, Any] = {}
     if dial_call_sid and not attempt.dial_call_sid:
-        updates["dial_call_sid"] = dial_call_sid[:64]
+        changes["dial_call_sid"] = _unclaimed_sid(dial_call_sid[:64])
     if attempt.answered_at is None:
-        updates["answered_at"] = now
-    if updates:
-        try:
-            with transaction.atomic():
-                DialAttempt.objects.filter(pk=attempt.pk).update(**updates)
-        except IntegrityError:  # the SID is already on another row: keep the time only
-            DialAttempt.objects.filter(pk=attempt.pk, answered_at__isnull=True).update(answered_at=now)
+        changes["answered_at"] = Coalesce(F("answered_at"), Value(now), output_field=DateTimeField())
+    if changes:
+        DialAttempt.objects.filter(pk=attempt.pk).update(**changes)
 
 
 def _unclaimed_sid(dial_call_sid: str) -> Any:

@@ -13,7 +13,8 @@ import functools
 import logging
 import re
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -322,6 +323,20 @@ def _locked_call(request: HttpRequest) -> Call:
     return call
 
 
+@contextmanager
+def _call_step(request: HttpRequest) -> Iterator[Call]:
+    """One IVR step: the call row locked for the step, and what the step staged on it written at the end.
+
+    Services stage the call's changes and the step's events (``helpline.calls.services``) so that
+    a step writes them in one statement; a response returned from inside the block is
+    built first, then they are written, then the transaction commits.
+    """
+    with transaction.atomic():
+        call = _locked_call(request)
+        yield call
+        calls.call_flush(call=call)
+
+
 @voice_webhook
 def incoming(request: HttpRequest) -> HttpResponse:
     """Voice URL of every helpline number: record the call once, greet, offer crisis line and Spanish."""
@@ -344,17 +359,16 @@ def greeting(request: HttpRequest) -> HttpResponse:
     """
     digits = _digits(request)
     now = timezone.now()
-    with transaction.atomic():
-        call = _locked_call(request)
+    with _call_step(request) as call:
         if call.status in calls.TERMINAL_STATUSES:
             return twiml(after_call_response(call=call))
         if digits == "9":
-            calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status="crisis", now=now)
+            calls.call_stage_event(call=call, sid=call.call_sid, kind="ivr", status="crisis", now=now)
             calls.call_send_to_crisis(call=call, now=now)
             return twiml(crisis_response(language=call.language))
         language = "es" if digits == "2" else "en"
         calls.call_set_language(call=call, language=language)
-        calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status=f"language:{language}", now=now)
+        calls.call_stage_event(call=call, sid=call.call_sid, kind="ivr", status=f"language:{language}", now=now)
         return twiml(service_menu_response(call=call, attempt=1, disclose=language == "es"))
 
 
@@ -369,30 +383,31 @@ def service(request: HttpRequest) -> HttpResponse:
     digits = _digits(request)
     attempt = _try(request)
     now = timezone.now()
-    with transaction.atomic():
-        call = _locked_call(request)
+    with _call_step(request) as call:
         if call.status in calls.TERMINAL_STATUSES or call.routing_decision_id is not None:
             return _continue(call=call, now=now)
         if digits == CRISIS_KEY:
-            calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status="crisis", now=now)
+            calls.call_stage_event(call=call, sid=call.call_sid, kind="ivr", status="crisis", now=now)
             calls.call_send_to_crisis(call=call, now=now)
             return twiml(crisis_response(language=call.language))
         if digits == SPANISH_KEY and call.language != "es":  # once: pressed again, it is a wrong key
             calls.call_set_language(call=call, language="es")
-            calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status="language:es", now=now)
+            calls.call_stage_event(call=call, sid=call.call_sid, kind="ivr", status="language:es", now=now)
             return twiml(service_menu_response(call=call, attempt=attempt, disclose=True))
         chosen = SERVICE_DIGITS.get(digits)
         preface = ""
         if chosen is None:
             what = "invalid" if digits else "no-input"
-            calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status=f"service-{what}-{attempt}", now=now)
+            calls.call_stage_event(
+                call=call, sid=call.call_sid, kind="ivr", status=f"service-{what}-{attempt}", now=now
+            )
             if digits and attempt < MENU_TRIES:
                 return twiml(
                     service_menu_response(call=call, attempt=attempt + 1, preface=prompt(call.language, "sorry"))
                 )
             chosen, preface = "unsure", prompt(call.language, "unsure_default")
         calls.call_set_service(call=call, service=chosen)
-        calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status=f"service:{chosen}", now=now)
+        calls.call_stage_event(call=call, sid=call.call_sid, kind="ivr", status=f"service:{chosen}", now=now)
         if call.zip_asked_at is None and call.location_source != "zip":
             p = request.POST
             location = resolve_location(
@@ -431,7 +446,7 @@ def _ask_zip_or_route(*, call: Call, now: Any, preface: str = "") -> HttpRespons
             turn = call.routing_decision.rotation_key if call.routing_decision is not None else 0
             detail = {"why": question.reason, "set_aside_decision": call.routing_decision_id}
             calls.call_discard_route(call=call)
-            calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status="zip:asked", detail=detail, now=now)
+            calls.call_stage_event(call=call, sid=call.call_sid, kind="ivr", status="zip:asked", detail=detail, now=now)
             return twiml(zip_response(call=call, attempt=1, preface=preface, turn=turn))
         if not question.ask:  # why not, for staff and the simulator: written with the step's next write
             calls.call_stage_event(
@@ -474,27 +489,26 @@ def zip_code(request: HttpRequest) -> HttpResponse:
     digits = _digits(request)
     attempt = _try(request)
     now = timezone.now()
-    with transaction.atomic():
-        call = _locked_call(request)
+    with _call_step(request) as call:
         if call.status in calls.TERMINAL_STATUSES or call.routing_decision_id is not None:
             return _continue(call=call, now=now)
         turn = _turn(request)
         skipped = p.get("FinishedOnKey") == "*" or "*" in digits
         if skipped or not digits:
             what = "skipped" if skipped else "no-input"
-            calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status=f"zip:{what}", now=now)
+            calls.call_stage_event(call=call, sid=call.call_sid, kind="ivr", status=f"zip:{what}", now=now)
             return _route_and_dial(call=call, now=now, preface=prompt(call.language, "zip_unknown"), turn=turn)
         # Exactly five keys: routing pads short ZIPs with leading zeros, right for typed text, wrong for a keypad.
         location = resolve_location(given_zip=digits) if len(digits) == 5 and digits.isdigit() else None
         calls.call_note_zip_attempt(call=call)
         if location is not None and location.source == "zip":
             calls.call_set_location(call=call, location=location)
-            calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status="zip:given", now=now)
+            calls.call_stage_event(call=call, sid=call.call_sid, kind="ivr", status="zip:given", now=now)
             return _route_and_dial(call=call, now=now, turn=turn)
-        calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status=f"zip-invalid-{attempt}", now=now)
+        calls.call_stage_event(call=call, sid=call.call_sid, kind="ivr", status=f"zip-invalid-{attempt}", now=now)
         if attempt < MENU_TRIES:
             return twiml(zip_response(call=call, attempt=attempt + 1, turn=turn))
-        calls.call_log_event(call=call, sid=call.call_sid, kind="ivr", status="zip:unknown", now=now)
+        calls.call_stage_event(call=call, sid=call.call_sid, kind="ivr", status="zip:unknown", now=now)
         return _route_and_dial(call=call, now=now, preface=prompt(call.language, "zip_unknown"), turn=turn)
 
 
@@ -517,8 +531,7 @@ def _continue(*, call: Call, now: Any, preface: str = "") -> HttpResponse:
     if call.routing_decision_id is None:
         return twiml(service_menu_response(call=call, attempt=1))
     attempt = calls.call_next_attempt(call=call, now=now)
-    if attempt is None:
-        call.refresh_from_db()
+    if attempt is None:  # the call in hand says why (fallback line, or already over)
         if call.status == Call.Status.FALLBACK:
             return twiml(fallback_response(language=call.language, preface=preface))
         return twiml(after_call_response(call=call))
@@ -531,10 +544,10 @@ def dial_result(request: HttpRequest) -> HttpResponse:
     p = request.POST
     now = timezone.now()
     with transaction.atomic():
-        call = _locked_call(request)
+        # The call locked with its legs in one query (a call we never recorded is recorded now).
+        call = calls.call_locked_with_attempts(call_sid=_call_sid(request)) or _locked_call(request)
         attempt = calls.attempt_for(call=call, attempt_id=request.GET.get("attempt"))
         if attempt is not None:
-            attempt.call = call
             calls.attempt_finish(
                 attempt=attempt,
                 dial_status=p.get("DialCallStatus", ""),
@@ -547,8 +560,9 @@ def dial_result(request: HttpRequest) -> HttpResponse:
             response = VoiceResponse()
             response.hangup()
             return twiml(response)
-        call.refresh_from_db()
-        return _continue(call=call, now=now)
+        answer = _continue(call=call, now=now)
+        calls.call_flush(call=call)
+        return answer
 
 
 def _attempt_for_leg(request: HttpRequest) -> DialAttempt | None:
@@ -589,17 +603,17 @@ def whisper(request: HttpRequest) -> HttpResponse:
 @voice_webhook
 def whisper_choice(request: HttpRequest) -> HttpResponse:
     """1 → bridge (an empty response ends the whisper); anything else → hang up the partner leg."""
-    attempt = _attempt_for_leg(request)
-    if attempt is None or attempt.call is None:
-        return _partner_hangup(prompt("en", "partner_unavailable"))
     now = timezone.now()
     with transaction.atomic():
-        call = calls.call_locked(call_sid=attempt.call.call_sid)
-        attempt.call = call
+        # The leg with its call, the call row locked: one query.
+        attempt = calls.leg_locked(
+            attempt_id=request.GET.get("attempt", ""), parent_call_sid=request.POST.get("ParentCallSid", "")
+        )
+        if attempt is None or attempt.call is None:
+            return _partner_hangup(prompt("en", "partner_unavailable"))
+        call = attempt.call
         if _digits(request) != "1":
-            calls.call_log_event(
-                call=call, sid=call.call_sid if call else "", kind="whisper", status=f"declined-{attempt.pk}", now=now
-            )
+            calls.call_log_event(call=call, sid=call.call_sid, kind="whisper", status=f"declined-{attempt.pk}", now=now)
             return _partner_hangup(prompt("en", "partner_declined"))
         if calls.attempt_accept(attempt=attempt, now=now):
             response = VoiceResponse()

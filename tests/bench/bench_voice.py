@@ -13,18 +13,24 @@ and from 32 concurrent callers, every request signed with the real library:
   "check the signature, look up the number, insert a row, dial" view;
 - ``POST /twilio/voice/incoming`` (each a new CallSid, so each inserts a call);
 - ``POST /twilio/voice/service?try=1`` with ``Digits=1`` (route, claim, store the
-  decision, ``<Dial>``), on calls that already passed incoming (whose greeting is the menu)
-  (prepared, untimed);
-- whole accepted calls in Twilio's order: incoming, service, the leg's
-  initiated/ringing callbacks, whisper, answered, whisper choice 1, the leg's
-  completed callback, dial result, the call's final status callback.
+  decision, ``<Dial>``), on calls that already passed incoming (prepared, untimed);
+- whole accepted calls in Twilio's order: incoming (the greeting is its menu),
+  service, the leg's initiated/ringing callbacks, whisper, answered, whisper
+  choice 1, the leg's completed callback, dial result, the call's final status
+  callback.
 
 It prints req/s (calls/s for whole calls), p50/p99 and the share of the constant
-view's throughput, and for whole calls the worker time per call (workers x wall
-time / calls: an upper bound, the load generator shares the machine).
+view's throughput, and for whole calls the server time per call two ways: the
+CPU time the gunicorn workers and the database's backends spent (read from
+/proc before and after the round, divided by the calls), and the wall-clock
+upper bound (workers x wall time / calls, which also counts workers idle while
+the load generator, on the same 2 cores, prepares the next request).
 Targets (issue 14): incoming >= 40%, service >= 25% with p99 <= 4x the constant
 view's, a whole call <= 15 ms of server time. Bounded: a fixed number of
 requests per target and a time limit per round.
+
+``--threads 4`` gives the run script's shape (``scripts/run.sh``: 2 workers x
+4 threads, gthread); the default is 2 sync workers.
 """
 
 from __future__ import annotations
@@ -142,9 +148,60 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -
 
 
 Job = Callable[[Any], Awaitable[bool]]
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
-async def run_jobs(jobs: list[Job], concurrency: int, time_limit: float) -> dict[str, float]:
+def server_pids(gunicorn: subprocess.Popen[bytes], database: str) -> dict[str, list[int]]:
+    """The gunicorn workers (children of the master) and the PostgreSQL backends serving ``database``."""
+    workers, backends = [], []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == gunicorn.pid:
+            workers.append(int(entry.name))
+        elif cmdline.startswith("postgres: ") and f" {database} " in cmdline:
+            backends.append(int(entry.name))
+    return {"workers": workers, "database": backends}
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each process (from /proc/PID/stat; a process gone is left out)."""
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / TICKS
+    return out
+
+
+class ServerCpu:
+    """CPU seconds the workers and the database backends spent between ``start`` and ``stop``."""
+
+    def __init__(self, gunicorn: subprocess.Popen[bytes], database: str) -> None:
+        self.gunicorn, self.database = gunicorn, database
+        self.before: dict[str, dict[int, float]] = {}
+        self.spent: dict[str, float] = {}
+
+    def start(self) -> None:
+        self.before = {k: cpu_seconds(v) for k, v in server_pids(self.gunicorn, self.database).items()}
+
+    def stop(self) -> None:
+        for kind, pids in server_pids(self.gunicorn, self.database).items():
+            now = cpu_seconds(pids)
+            self.spent[kind] = sum(t - self.before.get(kind, {}).get(pid, 0.0) for pid, t in now.items())
+
+
+async def run_jobs(
+    jobs: list[Job], concurrency: int, time_limit: float, cpu: ServerCpu | None = None
+) -> dict[str, float]:
     """Run ``jobs`` (each one request or one whole call) from ``concurrency`` callers; latency per job."""
     import aiohttp
 
@@ -167,12 +224,19 @@ async def run_jobs(jobs: list[Job], concurrency: int, time_limit: float) -> dict
                 errors += not ok
                 latencies.append(time.perf_counter() - t0)
 
+        if cpu is not None:
+            cpu.start()
         started = time.perf_counter()
         await asyncio.gather(*(caller() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
+        if cpu is not None:
+            cpu.stop()
     latencies.sort()
     n = len(latencies)
+    spent = cpu.spent if cpu is not None else {}
     return {
+        "worker_cpu": spent.get("workers", 0.0),
+        "database_cpu": spent.get("database", 0.0),
         "requests": n,
         "errors": errors,
         "rps": n / elapsed,
@@ -222,7 +286,7 @@ def one_request(tw: Twilio, path: str) -> Job:
 
 
 async def prepare_at_menu(tw: Twilio, count: int, concurrency: int) -> list[str]:
-    """Calls that passed incoming (its greeting is the menu): the service step is next. Untimed."""
+    """Calls that passed incoming (whose greeting is the service menu): the service step is next. Untimed."""
     import aiohttp
 
     sids = [new_sid() for _ in range(count)]
@@ -311,8 +375,9 @@ def main() -> None:
     base = f"http://{PUBLIC_HOST}:{port}"
     tw = Twilio(base)
     names = ["constant TwiML view", "minimal lookup+insert+dial", "POST voice/incoming", "POST voice/service Digits=1",
-             "whole accepted call (11 webhooks)"]  # fmt: skip
+             "whole accepted call (10 webhooks)"]  # fmt: skip
     proc = start_gunicorn(env, port, args.workers, args.threads)
+    database = args.database_url.rsplit("/", 1)[-1].split("?")[0]
     results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
 
     def jobs(name: str, count: int) -> list[Job]:
@@ -325,15 +390,16 @@ def main() -> None:
         if name == names[3]:
             sids = asyncio.run(prepare_at_menu(tw, count, args.concurrency))
             return [service_request(tw, sid) for sid in sids]
-        return [whole_call(tw) for _ in range(max(1, count // 11))]
+        return [whole_call(tw) for _ in range(max(1, count // 10))]
 
     try:
         for name in names:  # warm every worker's connections and caches
             asyncio.run(run_jobs(jobs(name, 100), args.concurrency, 20))
         for _round in range(args.rounds):
             for name in names:
+                cpu = ServerCpu(proc, database)
                 results[name].append(asyncio.run(run_jobs(jobs(name, args.requests), args.concurrency,
-                                                          args.time_limit)))  # fmt: skip
+                                                          args.time_limit, cpu)))  # fmt: skip
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -341,18 +407,27 @@ def main() -> None:
     shape = f"{args.workers} sync workers" if args.threads == 1 else f"{args.workers} workers x {args.threads} threads"
     print(f"\n{args.concurrency} concurrent callers, gunicorn {shape}, PostgreSQL, {args.facilities:,}-facility "
           f"directory; best of {args.rounds} rounds of {args.requests} requests")  # fmt: skip
-    print(f"{'target':36} {'req/s':>8} {'share':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(f"{'target':36} {'req/s':>8} {'share':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'cpu ms/req':>11}")
     best = {name: max(runs, key=lambda x: x["rps"]) for name, runs in results.items()}
     constant = best[names[0]]
     for name, runs in results.items():
         r = best[name]
         errors = sum(int(x["errors"]) for x in runs)
         share = r["rps"] / constant["rps"]
-        print(f"{name:36} {r['rps']:8.1f} {share:6.1%} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {errors:7d}")
+        cpu_ms = (r["worker_cpu"] + r["database_cpu"]) * 1000 / r["requests"]
+        print(f"{name:36} {r['rps']:8.1f} {share:6.1%} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {errors:7d} "
+              f"{cpu_ms:11.2f}")  # fmt: skip
     incoming, service, calls = best[names[2]], best[names[3]], best[names[4]]
     worker_ms = args.workers * calls["elapsed"] * 1000 / calls["requests"]
-    print(f"whole call: {calls['rps']:.1f} calls/s, {worker_ms:.1f} ms of worker time per call "
-          f"(target <= 15 ms: {'MET' if worker_ms <= 15 else 'MISSED'})")  # fmt: skip
+    web_cpu_ms = calls["worker_cpu"] * 1000 / calls["requests"]
+    db_cpu_ms = calls["database_cpu"] * 1000 / calls["requests"]
+    server_ms = web_cpu_ms + db_cpu_ms
+    print(f"whole call: {calls['rps']:.1f} calls/s; server time per call {server_ms:.1f} ms of CPU "
+          f"({web_cpu_ms:.1f} ms gunicorn workers + {db_cpu_ms:.1f} ms PostgreSQL backends; target <= 15 ms: "
+          f"{'MET' if server_ms <= 15 else 'MISSED'}); wall-clock upper bound {worker_ms:.1f} ms "
+          f"({args.workers} workers x wall time / calls)")  # fmt: skip
+    load = os.getloadavg()
+    print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"incoming share {incoming['rps'] / constant['rps']:.1%} (target >= 40%: "
           f"{'MET' if incoming['rps'] >= 0.4 * constant['rps'] else 'MISSED'})")  # fmt: skip
     print(f"service share {service['rps'] / constant['rps']:.1%} (target >= 25%: "

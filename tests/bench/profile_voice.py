@@ -122,7 +122,7 @@ def whole_call(hooks: Webhooks, timings: Timings) -> None:
             raise SystemExit(f"{name}: HTTP {code}")
         return body
 
-    post("incoming", "/twilio/voice/incoming", call_params(sid))
+    post("incoming", "/twilio/voice/incoming", call_params(sid))  # its greeting is the service menu
     body = post("service Digits=1 (routing)", "/twilio/voice/service?try=1", {**live, "Digits": "1"})
     dial = ElementTree.fromstring(body).find("Dial")
     number = dial.find("Number") if dial is not None else None
