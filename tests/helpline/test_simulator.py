@@ -61,6 +61,23 @@ def test_command_rejects_an_unknown_partner_outcome():
         call_command("simulate_call", "--in-process", "--partner-outcomes", "answer+maybe")
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--digits", "1,abc", "not keypad keys"),
+        ("--digits", "8,1;", "not keypad keys"),
+        ("--talk-seconds", "-5", "between 0 and 3600"),
+        ("--talk-seconds", "86400", "between 0 and 3600"),
+    ],
+)
+def test_command_refuses_what_the_staff_page_refuses_before_playing_a_call(option, value, message):
+    """Keys no keypad has, or a negative talk time, are never sent: Twilio never would (a call on the fallback line)."""
+    make_directory()
+    with pytest.raises(CommandError, match=message):
+        call_command("simulate_call", "--in-process", option, value)
+    assert not Call.objects.exists()
+
+
 def test_command_reports_an_unreachable_server():
     make_directory()
     with pytest.raises(CommandError, match="Could not reach"):

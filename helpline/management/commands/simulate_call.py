@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +19,10 @@ from helpline.staff.simulator import (
     parse_list,
     simulate,
 )
+
+# What the staff page accepts too (``SimulateCallForm``): keys a keypad has, a talk time of at most an hour.
+KEYPAD = re.compile(r"[0-9*#]*")
+MAX_TALK_SECONDS = 3600
 
 
 class Command(BaseCommand):
@@ -58,6 +63,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["no_from_zip"] and options["from_zip"]:
             raise CommandError("--no-from-zip and --from-zip contradict each other.")
+        digits = parse_list(options["digits"])
+        not_keys = [d for d in digits if d != "-" and not KEYPAD.fullmatch(d)]
+        if not_keys:
+            raise CommandError(
+                f"--digits {not_keys} are not keypad keys (0-9, * and #); an empty entry or '-' times out."
+            )
+        if not 0 <= options["talk_seconds"] <= MAX_TALK_SECONDS:
+            raise CommandError(f"--talk-seconds must be between 0 and {MAX_TALK_SECONDS}.")
         to = options["to"] or self.default_number()
         outcomes = parse_list(options["partner_outcomes"])
         unknown = [o for o in outcomes if o not in PARTNER_OUTCOMES]
@@ -66,7 +79,7 @@ class Command(BaseCommand):
         script = Script(
             from_number=options["from_number"],
             to_number=to,
-            digits=parse_list(options["digits"]),
+            digits=digits,
             partner_outcomes=outcomes,
             from_zip=options["from_zip"],
             from_state=options["from_state"],
