@@ -152,6 +152,12 @@ def zip_question(
         if open_state(static, clock)[0] and not partner_problem(static):
             usable.append(fid)
     if not usable:
+        if finer and tier is not None and directory.rank[finer[0]][0] > tier:
+            return ZipQuestion(
+                False,
+                f"every facility serving part of {where} offering {words} is in a lower tier than the first "
+                f"choice (priority {tier}): it cannot be dialed first",
+            )
         if finer:
             return ZipQuestion(False, f"no facility serving part of {where} offering {words} could take it now")
         return ZipQuestion(False, f"the ZIP cannot change who answers in {where} for {words}")
@@ -209,10 +215,11 @@ def _first_dial_question(
     # The tier the state-level decision dials first: its partners (with their facility) and weights.
     in_tier = [fid for fid in choices if fid in directory.rank and directory.rank[fid][0] == tier]
     tier_partners = {static[fid].partner_id: static[fid].weight for fid in in_tier}
+    speaks = bool(language) and language in first.languages  # then the state-level list was narrowed to speakers
     complete = len(choices) < max_choices or directory.rank.get(choices[-1], (tier,))[0] != tier
     if not complete:  # the list was full of this tier: add the tier's other state-wide partners, as compiled
-        tier_partners.update(_state_tier_partners(directory, location, service, key, tier, language, clock))
-    speaks = bool(language) and language in first.languages
+        narrowed_to = language if speaks else ""
+        tier_partners.update(_state_tier_partners(directory, location, service, key, tier, narrowed_to, clock))
     usable_set = frozenset(usable)
     changed = 0
     example = ""
@@ -283,7 +290,10 @@ def _state_tier_partners(
     language: str,
     clock: LocalClock,
 ) -> dict[int, int]:
-    """Partners with a facility eligible at state level in ``tier`` (compiled state): partner id -> weight."""
+    """Partners with a facility eligible at state level in ``tier`` (compiled state): partner id -> weight.
+
+    ``language``: the language the state-level list was narrowed to ("" when it was not).
+    """
     area = ("state", location.state)
     ids = directory.service_index.get((area, key), []) if key else directory.index.get(area, [])
     request = RouteRequest(service=service or "unsure", location=location)

@@ -198,7 +198,8 @@ def test_a_finer_area_in_a_lower_tier_never_asks_whatever_its_coverage():
     FacilityFactory(
         service_states=[], service_zip_prefixes=["786", "787"], services=["residential"], partner__priority=5
     )
-    assert not question(7).ask
+    q = question(7)
+    assert not q.ask and "in a lower tier than the first choice (priority 1)" in q.reason
 
 
 def test_a_spanish_caller_is_not_asked_for_a_local_partner_who_does_not_speak_spanish():
@@ -255,3 +256,29 @@ def test_which_finer_areas_serve_which_zip_agrees_with_the_engine_zip_by_zip():
             expected[served] = expected.get(served, 0) + 1
         assert counts == expected and total == sum(expected.values()), place
         assert len(counts) > 1 or place == "a312"  # the areas split the place: the test can tell them apart
+
+
+def test_a_tier_fuller_than_the_list_is_completed_from_the_directory_and_still_matches_the_engine():
+    """Seven state-wide partners in one tier, five choices kept: the rule adds the two it was not given."""
+    from routing.engine import RouteRequest, decide
+    from routing.selectors import candidates_for
+
+    for weight in (1, 2, 3, 1, 2, 3, 1):
+        FacilityFactory(service_states=["TX"], services=["residential"], partner__weight=weight)
+    FacilityFactory(service_states=[], service_zip_prefixes=["786", "787"], services=["residential"])
+    austin = resolve_location(given_zip="78745")
+    mismatches, asked = [], 0
+    for key in range(1, 41):
+        request = RouteRequest(service="residential", location=AUSTIN, rotation_key=key, max_choices=5)
+        state_level = decide(request, candidates_for(location=AUSTIN, now=NOW, service="residential"), NOW, fallback="")
+        assert len(state_level.choices) == 5  # the list is full of the one tier
+        q = zip_question(
+            location=AUSTIN, service="residential", now=NOW, routed=True,
+            choices=[c.facility_id for c in state_level.choices], rotation_key=key, max_choices=5, area_code="512",
+        )  # fmt: skip
+        at_zip = first_dial(austin, "residential", key)
+        if q.ask != (at_zip != state_level.choices[0].facility_id):
+            mismatches.append(key)
+        asked += q.ask
+    assert not mismatches
+    assert 0 < asked < 40
