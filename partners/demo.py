@@ -1,18 +1,19 @@
 """Demo activity for ``seed_demo``: a month of calls and today's queue, made by the real call path.
 
-Every call is recorded, routed and dialed through ``helpline.calls.services``
+Every recent call is recorded, routed and dialed through ``helpline.calls.services``
 exactly as the Twilio webhooks drive it (only the HTTP and TwiML around it are
 skipped), so each one has its routing decision with reasons, its dial legs,
-failovers, fallbacks with a staff follow-up, and billing by the real rule.
-Admission requests are routed by the real engine and then walked through
-every state of their life (the partner-notification and callback-call side
-effects are written as rows; no email, text or call goes out).
+failovers, fallbacks with a staff follow-up, and billing by the real rule; the
+last three, unanswered, pause a partner through the real auto-pause path.
+The month before is plain rows (bulk-inserted) billed by the same rule in
+batches (``bill_calls``). Admission requests are routed by the real engine and
+then walked through every state of their life (the partner-notification and
+callback-call side effects are written as rows; no email, text or call goes out).
 
 Everything is deterministic (seeded) and rerunnable: demo call SIDs and
 request markers are fixed, existing ones are skipped. Caller numbers are from
-the fictional 555-01xx range. It runs in one transaction: the whole demo
-commits once, which is most of why it takes seconds instead of minutes on
-SQLite (one fsync instead of thousands).
+the fictional 555-01xx range. Each part runs in one transaction: a handful of
+commits instead of thousands, which matters on SQLite (one fsync each).
 """
 
 from __future__ import annotations
