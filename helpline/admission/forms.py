@@ -245,6 +245,11 @@ def _service_choices() -> list[tuple[str, str]]:
     return [("", gettext("Choose one")), *[(code, written_label(code, language=language)) for code in codes]]
 
 
+def page_language() -> str:
+    """The language of the page being shown ("es" under /es/), the call's language unless the person changes it."""
+    return "es" if (translation.get_language() or "en")[:2] == "es" else "en"
+
+
 class AdmissionRequestForm(forms.Form):
     for_whom = forms.ChoiceField(
         label=_("Who is the call for?"),
@@ -302,7 +307,7 @@ class AdmissionRequestForm(forms.Form):
     language = forms.ChoiceField(
         label=_("Language for the call"),
         choices=[(code, _(label)) for code, label in LANGUAGE_CHOICES],
-        initial="en",
+        initial=page_language,  # a callable: evaluated when the form is shown, in the language of its page
         error_messages={"required": _("Choose a language."), "invalid_choice": _("Choose English or Spanish.")},
     )
     callback_when = forms.ChoiceField(

@@ -320,3 +320,12 @@ def test_blocked_number_message_gives_the_text_number_as_people_write_it(client,
 def test_a_forged_token_is_a_404(client):
     assert client.get("/request-a-callback/thanks/not-a-token/").status_code == 404
     assert client.post("/request-a-callback/withdraw/not-a-token/").status_code == 404
+
+
+@pytest.mark.parametrize(("path", "chosen"), [("/request-a-callback/", "en"), ("/es/request-a-callback/", "es")])
+def test_the_call_language_starts_as_the_language_of_the_page(client, path, chosen):
+    """A person reading the form in Spanish gets a Spanish callback unless they choose otherwise."""
+    body = client.get(path).content.decode()
+    assert f'<option value="{chosen}" selected>' in body
+    other = "es" if chosen == "en" else "en"
+    assert f'<option value="{other}" selected>' not in body
