@@ -95,6 +95,9 @@ class PhoneSearchMixin:
             messages.error(request, "Enter the full phone number with area code.")
             return HttpResponseRedirect(self._changelist_url())
         token = caller_hash(form.cleaned_data["phone"])
+        if not token:  # Twilio's stand-in for a hidden caller ID: no fingerprint (hidden callers are strangers)
+            messages.error(request, "That is how a hidden caller ID shows: calls from hidden numbers cannot be found.")
+            return HttpResponseRedirect(self._changelist_url())
         return HttpResponseRedirect(f"{self._changelist_url()}?{urlencode({'phone': token})}")
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:

@@ -130,3 +130,14 @@ def test_the_calls_list_finds_by_phone_the_same_way(staff_client, caplog):
     # A number typed into the plain search is not run here either.
     typed = staff_client.get(CALLS, {"q": TYPED})
     assert typed.status_code == 302 and typed["Location"] == CALLS
+
+
+def test_searching_a_hidden_caller_id_says_so_instead_of_listing_every_call(staff_client):
+    """Twilio's stand-in for a withheld number (+7378742833) has no fingerprint: hidden callers are strangers."""
+    CallFactory(caller="+7378742833")
+    CallFactory(caller=NUMBER)
+
+    found = staff_client.post(f"{CALLS}find-by-phone/", {"phone": "+7378742833"}, follow=True)
+
+    assert found.redirect_chain[-1][0] == CALLS  # no ?phone= filter at all
+    assert "hidden" in found.content.decode()
