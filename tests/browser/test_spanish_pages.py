@@ -47,7 +47,8 @@ def test_spanish_pages_fit_the_screen_and_speak_spanish(live_server, browser, de
             wide = page.evaluate(
                 """(width) => [...document.querySelectorAll('body *')]
                     .filter((e) => e.getBoundingClientRect().right > width + 1)
-                    .map((e) => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right) + ' ' + e.textContent.slice(0, 30))
+                    .map((e) => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}px: `
+                        + e.textContent.slice(0, 30))
                     .slice(0, 5)""",
                 viewport["width"],
             )
