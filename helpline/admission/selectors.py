@@ -109,3 +109,16 @@ def callbacks_due_q(*, now: dt.datetime, within: dt.timedelta) -> Q:
 
 def request_by_public_id(*, public_id: uuid.UUID) -> AdmissionRequest | None:
     return AdmissionRequest.objects.select_related("partner").filter(public_id=public_id).first()
+
+
+def language_of_number(*, phone_hash: str) -> str:
+    """The language of the newest request from the number with this fingerprint ("en" when there is none)."""
+    if not phone_hash:
+        return "en"
+    newest = (
+        AdmissionRequest.objects.filter(phone_hash=phone_hash)
+        .order_by("-created_at")
+        .values_list("language", flat=True)
+        .first()
+    )
+    return "es" if newest == "es" else "en"

@@ -33,6 +33,7 @@ from django.urls import reverse
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from helpline.admission import selectors as admission_selectors
 from helpline.admission import services as admission
 from helpline.phones import phone_display
 from helpline.privacy import caller_hash
@@ -49,6 +50,14 @@ START_WORDS = frozenset({"START", "YES", "UNSTOP"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
 
 SERVICE_WORDS = SPOKEN_SERVICE_FULL["en"]
+
+# The answer to any other text, in the language of the number's newest request (the texts it got were in it).
+NO_REPLIES = {
+    "en": "This number cannot read replies. To talk to someone, call {name} at {number}. In danger now, call 911. "
+    "Reply STOP to stop texts.",
+    "es": "Este número no puede leer respuestas. Para hablar con alguien, llame a {name} al {number}. "
+    "En peligro ahora, llame al 911. Responda STOP para no recibir más mensajes.",
+}
 
 
 # What the person called back hears is in the language of their request. (The partner's lines stay in
@@ -262,10 +271,9 @@ def sms_incoming(request: HttpRequest) -> HttpResponse:
         elif word in HELP_WORDS:
             pass  # Twilio sends its standard HELP reply
         else:
-            response.message(
-                f"This number cannot read replies. To talk to someone, call {settings.HELPLINE_NAME} "
-                f"at {phone_display(settings.TWILIO_CALLER_ID)}. In danger now, call 911. Reply STOP to stop texts."
-            )
+            language = admission_selectors.language_of_number(phone_hash=phone_hash)
+            number = phone_display(settings.TWILIO_CALLER_ID)
+            response.message(NO_REPLIES[language].format(name=settings.HELPLINE_NAME, number=number))
     except Exception:  # noqa: BLE001 - log and answer; Twilio re-sends on error and STOP is idempotent
         logger.exception("Inbound SMS handling failed")
         return HttpResponse(str(response), content_type=TWIML_CONTENT_TYPE, status=500)

@@ -567,3 +567,15 @@ def test_an_english_request_that_is_not_reached_is_texted_in_english(
         driver(client).run(fake_twilio.calls()[-1], caller_answers=False)
     [text] = [m.params["Body"] for m in fake_twilio.messages() if m.params["To"] == PHONE_E164]
     assert "we tried to return your call" in text and "We will try again soon." in text
+
+
+def test_a_reply_from_a_person_who_asked_in_spanish_is_answered_in_spanish(client, fake_twilio, partners):
+    """They were texted in Spanish; their reply ("hola") gets the pointer to the phone line in Spanish too."""
+    notified(language="es")
+    code, body = sms(client, "hola, hay alguien?")
+    assert code == 200 and "<Message>" in body
+    assert "llame" in body and "911" in body and "STOP" in body
+    assert "cannot read replies" not in body
+    # A number we know nothing about keeps the English pointer.
+    code, body = sms(client, "hello", sender="+15125550199")
+    assert "cannot read replies" in body
