@@ -1,6 +1,6 @@
 """The Spanish pages in a real browser: longer words still fit a phone, and nothing on them is left in English.
 
-Screenshots at 390x844 and 1280x800 are kept in tests/browser/artifacts/ (es-providers-*, es-terms-*, es-privacy-*).
+Screenshots at 390x844 and 1280x800 are kept in tests/browser/artifacts/ (es-<page>-<device>.png).
 """
 
 from __future__ import annotations
@@ -17,11 +17,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 PAGES = {
+    "home": ("/es/", "Ayuda gratuita y confidencial para encontrar tratamiento para adicciones"),
+    "form": ("/es/request-a-callback/", "Pida que un proveedor de tratamiento le llame"),
+    "detox": ("/es/treatment/detox/", "Desintoxicación médica"),
     "providers": ("/es/providers/", "Proveedores de tratamiento"),
     "terms": ("/es/terms/", "Términos de uso"),
     "privacy": ("/es/privacy/", "Privacidad"),
 }
-ENGLISH = ("Treatment providers", "Terms of use", "What we collect", "paid advertiser", "Show providers", "Text 988")
+ENGLISH = ("Treatment providers", "Terms of use", "What we collect", "paid advertiser", "Show providers", "(required)")
 
 
 @pytest.mark.parametrize("device", ["phone", "desktop"])

@@ -135,3 +135,11 @@ def test_a_request_held_by_the_breaker_is_told_staff_check_it_first(language, he
         url = reverse("admission_confirmation", kwargs={"token": confirm_token(routed.public_id)})
     page = _text(Client().get(url).content.decode())
     assert held_words not in page
+
+
+def test_the_form_marks_required_answers_in_the_page_language():
+    spanish = _text(Client().get("/es/request-a-callback/").content.decode())
+    assert "(obligatorio)" in spanish and "(required)" not in spanish
+    with translation.override("en"):
+        english = _text(Client().get(reverse("admission_request")).content.decode())
+    assert "(required)" in english
