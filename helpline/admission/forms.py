@@ -77,11 +77,13 @@ def clean_first_name(raw: str) -> str:
     # are the same name as their composed, ordinary forms; checked and stored in that form.
     name = " ".join(unicodedata.normalize("NFKC", raw or "").split())
     if not name:
-        raise ValidationError("Enter a first name or initials, so the caller knows who to ask for.")
+        raise ValidationError(gettext("Enter a first name or initials, so the caller knows who to ask for."))
     if len(name) > NAME_MAX_LENGTH:
-        raise ValidationError(f"Use a first name or initials only, up to {NAME_MAX_LENGTH} letters.")
+        raise ValidationError(
+            gettext("Use a first name or initials only, up to %(count)s letters.") % {"count": NAME_MAX_LENGTH}
+        )
     if not _is_name(name):
-        raise ValidationError("Use letters only: a first name or initials.")
+        raise ValidationError(gettext("Use letters only: a first name or initials."))
     return name
 
 
@@ -95,43 +97,49 @@ def clean_callback_phone(raw: str) -> str:
     """The number in E.164 if it is a real US number a person can answer; otherwise a plain error."""
     text = (raw or "").strip()
     if not text:
-        raise ValidationError("Enter the phone number we should call, with area code.")
+        raise ValidationError(gettext("Enter the phone number we should call, with area code."))
     if len(text) > 30:
-        raise ValidationError("That is too long for a phone number. Enter 10 digits, like 512-555-0123.")
+        raise ValidationError(gettext("That is too long for a phone number. Enter 10 digits, like 512-555-0123."))
     try:
         number = phonenumbers.parse(text, "US")
     except phonenumbers.NumberParseException:
-        raise ValidationError("That does not look like a phone number. Enter 10 digits, like 512-555-0123.") from None
+        raise ValidationError(
+            gettext("That does not look like a phone number. Enter 10 digits, like 512-555-0123.")
+        ) from None
     if number.extension:
         # The bridged callback dials the number only: an extension would be dropped and the call would
         # reach a switchboard or a stranger's desk instead of the person.
         raise ValidationError(
-            "We cannot dial an extension. Enter a direct number that rings the person, like 512-555-0123."
+            gettext("We cannot dial an extension. Enter a direct number that rings the person, like 512-555-0123.")
         )
-    us_only = "We can only call US phone numbers. Enter a US number with area code."
+    us_only = gettext("We can only call US phone numbers. Enter a US number with area code.")
     if number.country_code != 1:
         raise ValidationError(us_only)
     if not phonenumbers.is_valid_number(number):
-        raise ValidationError("That is not a working US phone number. Check the area code and the digits.")
+        raise ValidationError(gettext("That is not a working US phone number. Check the area code and the digits."))
     if phonenumbers.region_code_for_number(number) not in ("US", "PR"):
         raise ValidationError(us_only)
     if is_fictional_number(number):
         raise ValidationError(
-            "Numbers from 555-0100 to 555-0199 are for films and examples and cannot ring anyone. "
-            "Enter the number of the phone you will answer."
+            gettext(
+                "Numbers from 555-0100 to 555-0199 are for films and examples and cannot ring anyone. "
+                "Enter the number of the phone you will answer."
+            )
         )
     kind = phonenumbers.number_type(number)
     if kind == PhoneNumberType.TOLL_FREE:
         raise ValidationError(
-            "Toll-free numbers (800, 888 and so on) cannot take our call. "
-            "Enter the number of the phone you will answer."
+            gettext(
+                "Toll-free numbers (800, 888 and so on) cannot take our call. "
+                "Enter the number of the phone you will answer."
+            )
         )
     if kind in (PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST):
         raise ValidationError(
-            "Premium-rate numbers (900 and so on) cannot take our call. Enter a mobile or home number."
+            gettext("Premium-rate numbers (900 and so on) cannot take our call. Enter a mobile or home number.")
         )
     if kind not in DIALABLE_TYPES:
-        raise ValidationError("That kind of number cannot take our call. Enter a mobile or home phone number.")
+        raise ValidationError(gettext("That kind of number cannot take our call. Enter a mobile or home phone number."))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -164,13 +172,15 @@ def zip_time_zone(zip_code: str, state: str) -> str:
 def clean_zip(raw: str) -> PlacedZip:
     text = (raw or "").strip()
     if not text:
-        raise ValidationError("Enter the ZIP code where the person needing care is, like 78701.")
+        raise ValidationError(gettext("Enter the ZIP code where the person needing care is, like 78701."))
     m = _ZIP_RE.match(text)
     if m is None:
-        raise ValidationError("Enter a 5-digit ZIP code, like 78701 (or ZIP+4, like 78701-1234).")
+        raise ValidationError(gettext("Enter a 5-digit ZIP code, like 78701 (or ZIP+4, like 78701-1234)."))
     location = resolve_location(given_zip=m.group(1))
     if location.source != "zip" or not location.state:
-        raise ValidationError(f"We could not find ZIP code {m.group(1)}. Check it and try again.")
+        raise ValidationError(
+            gettext("We could not find ZIP code %(zip)s. Check it and try again.") % {"zip": m.group(1)}
+        )
     return PlacedZip(
         zip_code=location.zip_code,
         state=location.state,
@@ -197,19 +207,23 @@ def clean_window(
     """
     errors: dict[str, str] = {}
     if day is None:
-        errors["window_date"] = "Choose the day we should call."
+        errors["window_date"] = gettext("Choose the day we should call.")
     if slot not in WINDOW_SLOTS:
-        errors["window_slot"] = "Choose a time of day: morning, afternoon or evening."
+        errors["window_slot"] = gettext("Choose a time of day: morning, afternoon or evening.")
     if errors or day is None:
         raise ValidationError(errors)
     local_today = now.astimezone(zoneinfo.ZoneInfo(time_zone)).date()
     if day < local_today:
-        raise ValidationError({"window_date": "That day has passed. Choose today or a later day."})
+        raise ValidationError({"window_date": gettext("That day has passed. Choose today or a later day.")})
     if day > local_today + dt.timedelta(days=WINDOW_MAX_DAYS_AHEAD):
-        raise ValidationError({"window_date": f"Choose a day within the next {WINDOW_MAX_DAYS_AHEAD} days."})
+        raise ValidationError(
+            {"window_date": gettext("Choose a day within the next %(days)s days.") % {"days": WINDOW_MAX_DAYS_AHEAD}}
+        )
     start, end = window_bounds(day=day, slot=slot, time_zone=time_zone)
     if end <= now + dt.timedelta(minutes=15):
-        raise ValidationError({"window_slot": "That time has already passed today. Choose a later time or day."})
+        raise ValidationError(
+            {"window_slot": gettext("That time has already passed today. Choose a later time or day.")}
+        )
     return start, end
 
 

@@ -17,7 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.formats import date_format
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext, gettext_lazy, pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -44,8 +44,8 @@ logger = logging.getLogger(__name__)
 # The whole form is well under 4 KB; anything much larger is not a person typing.
 MAX_FORM_BYTES = 16 * 1024
 
-TOO_FAST_MESSAGE = (
-    "Nothing has been sent yet. Please check your answers, then press \u201cAsk for a call back\u201d again."
+TOO_FAST_MESSAGE = gettext_lazy(
+    "Nothing has been sent yet. Please check your answers, then press “Ask for a call back” again."
 )
 
 CONFIRM_SALT = "helpline.admission.services.confirm"

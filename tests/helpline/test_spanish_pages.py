@@ -143,3 +143,17 @@ def test_the_form_marks_required_answers_in_the_page_language():
     with translation.override("en"):
         english = _text(Client().get(reverse("admission_request")).content.decode())
     assert "(required)" in english
+
+
+def test_the_forms_checks_answer_in_spanish_on_es_and_in_english_elsewhere():
+    bad = {"phone": "12345", "zip_code": "99999", "first_name": "<b>"}
+    spanish = _text(Client().post("/es/request-a-callback/", bad).content.decode())
+    assert "Use solo letras: un nombre de pila o iniciales." in spanish
+    assert "No encontramos el código postal 99999." in spanish
+    assert "Ese no es un número de EE. UU. que funcione." in spanish
+    assert "Todavía no se ha enviado nada." in spanish
+    assert "Use letters only" not in spanish and "Nothing has been sent yet" not in spanish
+    with translation.override("en"):
+        url = reverse("admission_request")
+    english = _text(Client().post(url, bad).content.decode())
+    assert "Use letters only: a first name or initials." in english and "We could not find ZIP code 99999." in english
