@@ -232,6 +232,10 @@ def call_locked(*, call_sid: str) -> Call | None:
     return Call.objects.select_for_update().filter(call_sid=call_sid).first()
 
 
+# Encrypted columns nothing on a leg's path reads: not decrypted on every leg webhook.
+CALLER_ONLY_FIELDS = ("call__caller_number", "call__followup_note")
+
+
 def call_locked_with_attempts(*, call_sid: str) -> Call | None:
     """The call row locked, with its legs (partner and facility read with them): one query when it has legs.
 
@@ -241,6 +245,7 @@ def call_locked_with_attempts(*, call_sid: str) -> Call | None:
     """
     attempts = list(
         DialAttempt.objects.select_related("call", "partner", "facility")
+        .defer(*CALLER_ONLY_FIELDS)
         .select_for_update(of=("call",))
         .filter(call__call_sid=call_sid)
         .order_by("sequence")
@@ -772,7 +777,11 @@ def leg_locked(*, attempt_id: str, parent_call_sid: str = "") -> DialAttempt | N
     """A call leg with its call (row locked) and partner: one query (``parent_call_sid`` must match if given)."""
     if not attempt_id.isdigit():
         return None
-    qs = DialAttempt.objects.select_related("call", "partner", "facility").select_for_update(of=("call",))
+    qs = (
+        DialAttempt.objects.select_related("call", "partner", "facility")
+        .defer(*CALLER_ONLY_FIELDS)
+        .select_for_update(of=("call",))
+    )
     qs = qs.filter(pk=int(attempt_id), call__isnull=False)
     if parent_call_sid:
         qs = qs.filter(call__call_sid=parent_call_sid)

@@ -9,9 +9,10 @@ It uses the directory ``tests/bench/bench_voice.py`` seeds (10,000 facilities in
 ``clearline_voice`` by default), and plays whole accepted calls, one after the
 other, through the same WSGI application gunicorn serves (``config.wsgi``: the
 lean middleware stack for ``/twilio/``), every request signed as Twilio signs it.
-For each webhook it prints the median and p90 wall time, the round trips to the
-database and the share of the time spent waiting on them (the cursor's
-``execute`` wall time); with ``--cprofile`` the functions that took the time.
+For each webhook it prints the median and p90 wall time, the mean CPU time of
+this process (the web worker's share: the database's is not in it), the round
+trips to the database and the share of the wall time spent waiting on them (the
+cursor's ``execute``); with ``--cprofile`` the functions that took the time.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Timings:
 
     def __init__(self) -> None:
         self.wall: dict[str, list[float]] = {}
+        self.cpu: dict[str, list[float]] = {}
         self.db: dict[str, list[float]] = {}
         self.trips: dict[str, list[int]] = {}
         self._db = 0.0
@@ -60,23 +62,26 @@ class Timings:
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
         self._db, self._trips = 0.0, 0
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         yield
+        self.cpu.setdefault(name, []).append(time.process_time() - c0)
         self.wall.setdefault(name, []).append(time.perf_counter() - t0)
         self.db.setdefault(name, []).append(self._db)
         self.trips.setdefault(name, []).append(self._trips)
 
     def report(self) -> str:
-        lines = [f"{'webhook':28} {'p50 ms':>7} {'p90 ms':>7} {'trips':>5} {'db wait':>7}"]
-        total = 0.0
+        lines = [f"{'webhook':28} {'p50 ms':>7} {'p90 ms':>7} {'cpu ms':>7} {'trips':>5} {'db wait':>7}"]
+        total = cpu_total = 0.0
         for name, walls in self.wall.items():
             walls_sorted = sorted(walls)
             p50 = statistics.median(walls_sorted) * 1000
             total += p50
             p90 = walls_sorted[int(len(walls_sorted) * 0.9)] * 1000
             share = sum(self.db[name]) / sum(walls)
-            lines.append(f"{name:28} {p50:7.2f} {p90:7.2f} {max(self.trips[name]):5d} {share:7.0%}")
-        lines.append(f"{'whole call (sum of medians)':28} {total:7.2f}")
+            cpu = statistics.mean(self.cpu[name]) * 1000
+            cpu_total += cpu
+            lines.append(f"{name:28} {p50:7.2f} {p90:7.2f} {cpu:7.2f} {max(self.trips[name]):5d} {share:7.0%}")
+        lines.append(f"{'whole call (sums)':28} {total:7.2f} {'':7} {cpu_total:7.2f}")
         return "\n".join(lines)
 
 
