@@ -142,18 +142,24 @@ def test_hostile_values_are_cleaned_and_bounded(client):
     client.get(
         "/terms/",
         {
-            "utm_source": "<script>alert(1)</script>\x00\u202e" + "x" * 500,
+            "utm_source": "<script>alert(1)</script>\x07\u202e" + "x" * 500,
             "utm_medium": '=HYPERLINK("http://evil")',
             "utm_campaign": "  Spring\tAds\r\n2027  ",
         },
     )
     client.post(FORM, form_data(page="/terms/?name=Sam&phone=5125550123#x"), REMOTE_ADDR="203.0.113.7")
     req = AdmissionRequest.objects.get()
-    assert "<" not in req.utm_source and "\x00" not in req.utm_source and "\u202e" not in req.utm_source
+    assert "<" not in req.utm_source and "\x07" not in req.utm_source and "\u202e" not in req.utm_source
     assert len(req.utm_source) == UTM_MAX_LENGTH
     assert req.utm_medium == "hyperlink(http://evil)"  # no quotes or '='; CSV exports escape the rest
     assert req.utm_campaign == "spring ads 2027"
     assert req.page == "/terms/"  # the query string (names, numbers) is never kept
+
+
+def test_a_landing_address_with_a_nul_byte_is_refused_and_records_no_campaign(client):
+    assert client.get("/terms/", {"utm_source": "spring\x00"}).status_code == 400
+    client.post(FORM, form_data(), REMOTE_ADDR="203.0.113.7")
+    assert AdmissionRequest.objects.get().utm_source == ""
 
 
 @pytest.mark.parametrize(
