@@ -26,6 +26,8 @@ from defusedxml import ElementTree as SafeET
 from django.conf import settings
 from twilio.request_validator import RequestValidator
 
+from helpline.voice.twiml import twilio_url
+
 SIMULATION_PARAM = "ClearlineSimulated"
 MAX_REQUESTS = 60  # a runaway flow (a loop in the IVR) ends the simulation instead of hanging it
 
@@ -126,7 +128,6 @@ class CallSimulator:
         self.digits = list(script.digits)
         self.outcomes = list(script.partner_outcomes)
         self.sim = Simulation(call_sid=new_sid())
-        self.base_url = settings.PUBLIC_BASE_URL.rstrip("/")
         self.seconds = 0
         self.sequence = 0
 
@@ -210,7 +211,7 @@ class CallSimulator:
     def run(self) -> Simulation:
         s = self.script
         self.line(f"Caller {s.from_number} dials {s.to_number}")
-        url = self.base_url + "/twilio/voice/incoming"
+        url = twilio_url("incoming")  # the Voice URL of every helpline number
         root: Element | None = self.twiml(url, self.call_params(CallStatus="ringing"))
         try:
             while root is not None and not self.sim.ended:
@@ -224,7 +225,7 @@ class CallSimulator:
         self.sim.ended = True
         self.line("Caller hangs up" if caller else "Call ends")
         self.status_callback(
-            self.base_url + "/twilio/voice/status",
+            twilio_url("status"),
             self.call_params(CallStatus="completed", CallDuration=str(self.seconds), Duration="1"),
         )
 

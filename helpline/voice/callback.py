@@ -29,7 +29,6 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -37,9 +36,10 @@ from helpline.admission import selectors as admission_selectors
 from helpline.admission import services as admission
 from helpline.phones import phone_display
 from helpline.privacy import caller_hash
-from helpline.voice.inbound import TWIML_CONTENT_TYPE, say_voice, static_fallback
+from helpline.voice.inbound import static_fallback
 from helpline.voice.prompts import prompt
 from helpline.voice.security import twilio_webhook
+from helpline.voice.twiml import say_voice, twilio_url, twiml
 from routing.vocabulary import SPOKEN_SERVICE_FULL
 
 logger = logging.getLogger(__name__)
@@ -73,20 +73,12 @@ def _person_language(attempt_id: int) -> str:
     return "es" if req is not None and req.language == "es" else "en"
 
 
-def _twiml(response: VoiceResponse | MessagingResponse) -> HttpResponse:
-    return HttpResponse(str(response), content_type=TWIML_CONTENT_TYPE)
-
-
 def _goodbye(text: str, language: str = "en") -> HttpResponse:
     response = VoiceResponse()
     if text:
         response.say(text, **say_voice(language))
     response.hangup()
-    return _twiml(response)
-
-
-def _url(name: str, attempt_id: int) -> str:
-    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse(f"twilio:{name}", kwargs={"attempt_id": attempt_id})
+    return twiml(response)
 
 
 def callback_webhook(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -95,7 +87,7 @@ def callback_webhook(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
 
 
 def _sms_refused() -> HttpResponse:
-    return _twiml(MessagingResponse())
+    return twiml(MessagingResponse())
 
 
 def _never_500(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -145,12 +137,16 @@ def whisper(request: HttpRequest, attempt_id: int) -> HttpResponse:
     )
     response = VoiceResponse()
     gather = response.gather(
-        num_digits=1, action=_url("callback_accept", attempt_id), method="POST", timeout=8, action_on_empty_result=True
+        num_digits=1,
+        action=twilio_url("callback_accept", attempt_id=attempt_id),
+        method="POST",
+        timeout=8,
+        action_on_empty_result=True,
     )
     gather.say(text, **say_voice("en"))
     # Nothing after the Gather: with actionOnEmptyResult Twilio posts to ``accept`` even when no key
     # was pressed, so TwiML here would never play. ``accept`` says the no-key outcome.
-    return _twiml(response)
+    return twiml(response)
 
 
 @callback_webhook
@@ -174,11 +170,11 @@ def accept(request: HttpRequest, attempt_id: int) -> HttpResponse:
     dial = response.dial(
         caller_id=settings.TWILIO_CALLER_ID,
         timeout=admission.CALLER_RING_SECONDS,
-        action=_url("callback_dial_done", attempt_id),
+        action=twilio_url("callback_dial_done", attempt_id=attempt_id),
         method="POST",
     )
-    dial.number(req.phone, url=_url("callback_caller_screen", attempt_id), method="POST")
-    return _twiml(response)
+    dial.number(req.phone, url=twilio_url("callback_caller_screen", attempt_id=attempt_id), method="POST")
+    return twiml(response)
 
 
 @callback_webhook
@@ -190,17 +186,19 @@ def caller_screen(request: HttpRequest, attempt_id: int) -> HttpResponse:
         return _goodbye("")
     req = attempt.admission_request
     assert req is not None  # noqa: S101
+    language = "es" if req.language == "es" else "en"
     response = VoiceResponse()
     gather = response.gather(
         num_digits=1,
         # The request's language rides on the (signed) action URL: no extra query in caller_accept.
-        action=_url("callback_caller_accept", attempt_id) + ("?lang=es" if req.language == "es" else ""),
+        action=twilio_url(
+            "callback_caller_accept", attempt_id=attempt_id, **({"lang": "es"} if language == "es" else {})
+        ),
         method="POST",
         timeout=6,
         action_on_empty_result=False,
     )
     name = settings.HELPLINE_NAME
-    language = "es" if req.language == "es" else "en"
     voice = say_voice(language)
     gather.say(_person_says(language, "callback_hello").format(name=name), **voice)
     gather.pause(length=1)
@@ -208,7 +206,7 @@ def caller_screen(request: HttpRequest, attempt_id: int) -> HttpResponse:
     if req.allow_voicemail:
         response.say(_person_says(language, "callback_missed").format(name=name), **voice)
     response.hangup()
-    return _twiml(response)
+    return twiml(response)
 
 
 @callback_webhook
@@ -222,7 +220,7 @@ def caller_accept(request: HttpRequest, attempt_id: int) -> HttpResponse:
         return _goodbye(_person_says(language, "callback_gone"), language)
     response = VoiceResponse()
     response.say(_person_says(language, "callback_connecting"), **say_voice(language))
-    return _twiml(response)
+    return twiml(response)
 
 
 @callback_webhook
@@ -276,5 +274,5 @@ def sms_incoming(request: HttpRequest) -> HttpResponse:
             response.message(NO_REPLIES[language].format(name=settings.HELPLINE_NAME, number=number))
     except Exception:  # noqa: BLE001 - log and answer; Twilio re-sends on error and STOP is idempotent
         logger.exception("Inbound SMS handling failed")
-        return HttpResponse(str(response), content_type=TWIML_CONTENT_TYPE, status=500)
-    return _twiml(response)
+        return twiml(response, status=500)
+    return twiml(response)

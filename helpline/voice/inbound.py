@@ -20,7 +20,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from twilio.twiml.voice_response import VoiceResponse
@@ -31,15 +30,14 @@ from helpline.privacy import redact
 from helpline.voice.disclosure import spoken_disclosure
 from helpline.voice.prompts import PROMPTS, prompt
 from helpline.voice.security import is_valid_twilio_request, twilio_webhook
+from helpline.voice.twiml import say_voice, twilio_url, twiml
 from routing.location import area_code_state, resolve_location
 from routing.vocabulary import SPOKEN_SERVICE
 from routing.zip_question import ZipQuestion, zip_question
 
 logger = logging.getLogger(__name__)
 
-TWIML_CONTENT_TYPE = "text/xml; charset=utf-8"
 SIMULATION_PARAM = "ClearlineSimulated"  # only requests signed with our auth token can carry it
-SAY_LANGUAGE = {"en": "en-US", "es": "es-MX"}
 # "Not sure" is what a caller who presses nothing gets; 5 is kept for callers who press it anyway.
 SERVICE_DIGITS = {"1": "detox", "2": "residential", "3": "outpatient", "4": "mat", "5": "unsure"}
 CRISIS_KEY = "9"
@@ -52,30 +50,11 @@ WHISPER_TIMEOUT = 6
 # --- TwiML helpers ---------------------------------------------------------------------------------------
 
 
-def twiml(response: VoiceResponse) -> HttpResponse:
-    return HttpResponse(str(response), content_type=TWIML_CONTENT_TYPE)
-
-
-def public(name: str, **query: object) -> str:
-    """Absolute URL Twilio requests next (and signs), built on PUBLIC_BASE_URL, never the Host header."""
-    url = settings.PUBLIC_BASE_URL.rstrip("/") + reverse(f"twilio:{name}")
-    if query:
-        url += "?" + "&".join(f"{k}={v}" for k, v in query.items())
-    return url
-
-
 def spoken_number(e164: str) -> str:
     digits = re.sub(r"\D", "", e164)
     if len(digits) == 11 and digits.startswith("1"):
         return f"1 {digits[1:4]} {digits[4:7]} {digits[7:]}"
     return " ".join(digits)
-
-
-def say_voice(language: str) -> dict[str, str]:
-    """The ``language`` and ``voice`` attributes of every <Say> in ``language`` (settings.TWILIO_VOICE_EN/ES)."""
-    if language == "es":
-        return {"language": SAY_LANGUAGE["es"], "voice": settings.TWILIO_VOICE_ES}
-    return {"language": SAY_LANGUAGE["en"], "voice": settings.TWILIO_VOICE_EN}
 
 
 def say(node: Any, text: str, language: str) -> None:
@@ -109,7 +88,7 @@ def crisis_response(*, language: str) -> VoiceResponse:
     """988; its Dial action sends the caller on to the default line only if 988 did not connect."""
     response = VoiceResponse()
     say(response, prompt(language, "crisis"), language)
-    response.dial(settings.CRISIS_LINE, timeout=30, action=public("crisis_result", lang=language), method="POST")
+    response.dial(settings.CRISIS_LINE, timeout=30, action=twilio_url("crisis_result", lang=language), method="POST")
     return response
 
 
@@ -136,7 +115,7 @@ def greeting_response(*, listing: str, helpline_name: str, disclosure: str) -> V
     to "not sure" after one timeout (``service``), never the menu twice.
     """
     response = VoiceResponse()
-    action = public("service", **{"try": 1})
+    action = twilio_url("service", **{"try": 1})
     gather = response.gather(num_digits=1, timeout=MENU_TIMEOUT, action=action, method="POST")
     if listing:
         welcome = prompt("en", "welcome_listing").format(listing=listing, name=helpline_name)
@@ -155,7 +134,7 @@ def service_menu_response(*, call: Call, attempt: int, preface: str = "", disclo
     In English it offers Spanish again: a wrong key may be a Spanish speaker's.
     """
     response = VoiceResponse()
-    action = public("service", **{"try": attempt})
+    action = twilio_url("service", **{"try": attempt})
     gather = response.gather(num_digits=1, timeout=MENU_TIMEOUT, action=action, method="POST")
     language = call.language
     if preface:
@@ -174,7 +153,7 @@ def service_menu_response(*, call: Call, attempt: int, preface: str = "", disclo
 def zip_response(*, call: Call, attempt: int, preface: str = "", turn: int = 0) -> VoiceResponse:
     """The ZIP question; ``turn`` is the rotation turn the call took, carried on the (signed) action URL."""
     response = VoiceResponse()
-    action = public("zip", **{"try": attempt, "turn": turn})
+    action = twilio_url("zip", **{"try": attempt, "turn": turn})
     # Star ends the Gather at once ("if you don't know it, press star"); with actionOnEmptyResult
     # Twilio posts star and silence to the action too, which goes on with what is known.
     gather = response.gather(
@@ -204,15 +183,15 @@ def dial_response(*, call: Call, attempt: DialAttempt, preface: str = "") -> Voi
     dial = response.dial(
         answer_on_bridge=True,
         timeout=ring,
-        action=public("dial_result", attempt=attempt.pk),
+        action=twilio_url("dial_result", attempt=attempt.pk),
         method="POST",
         caller_id=call.to_number or settings.TWILIO_CALLER_ID,  # the partner never sees the caller's number
     )
     dial.number(
         str(attempt.facility.phone),
-        url=public("whisper", attempt=attempt.pk),
+        url=twilio_url("whisper", attempt=attempt.pk),
         method="POST",
-        status_callback=public("status", attempt=attempt.pk),
+        status_callback=twilio_url("status", attempt=attempt.pk),
         status_callback_event="initiated ringing answered completed",
         status_callback_method="POST",
     )
@@ -348,7 +327,7 @@ def incoming(request: HttpRequest) -> HttpResponse:
         is_test=p.get(SIMULATION_PARAM) == "true",
         now=timezone.now(),
     )
-    return HttpResponse(greeting_twiml(call=call), content_type=TWIML_CONTENT_TYPE)
+    return twiml(greeting_twiml(call=call))
 
 
 @voice_webhook
@@ -592,7 +571,7 @@ def whisper(request: HttpRequest) -> HttpResponse:
     calls.attempt_mark_answered(attempt=attempt, dial_call_sid=request.POST.get("CallSid", ""), now=timezone.now())
     response = VoiceResponse()
     gather = response.gather(
-        num_digits=1, timeout=WHISPER_TIMEOUT, action=public("whisper_choice", attempt=attempt.pk), method="POST"
+        num_digits=1, timeout=WHISPER_TIMEOUT, action=twilio_url("whisper_choice", attempt=attempt.pk), method="POST"
     )
     say(gather, whisper_text(call=attempt.call, attempt=attempt), "en")
     say(response, prompt("en", "partner_no_key"), "en")

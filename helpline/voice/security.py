@@ -1,9 +1,9 @@
 """Checks that a webhook really comes from Twilio (``X-Twilio-Signature``).
 
 The signature is computed by Twilio on the public URL it was configured with,
-so we rebuild that URL from ``PUBLIC_BASE_URL`` rather than trusting the Host
-header or the scheme seen behind a TLS-terminating proxy. There is no switch
-to turn this off.
+so we rebuild that URL on ``PUBLIC_BASE_URL`` (``helpline.public_urls``, as the
+URLs in our TwiML are built) rather than trusting the Host header or the scheme
+seen behind a TLS-terminating proxy. There is no switch to turn this off.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from twilio.request_validator import RequestValidator
 
+from helpline.public_urls import absolute_url
+
 logger = logging.getLogger(__name__)
 
 
 def public_url(request: HttpRequest) -> str:
     """The URL Twilio called, as Twilio saw it."""
-    return settings.PUBLIC_BASE_URL.rstrip("/") + request.get_full_path()
+    return absolute_url(request.get_full_path())
 
 
 def is_valid_twilio_request(request: HttpRequest) -> bool:
