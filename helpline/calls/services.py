@@ -1016,6 +1016,8 @@ def call_apply_status(
     }
     answered = call_status in ("in-progress", "answered")
     final = call_status in TWILIO_FINAL
+    # No transaction for these two: each statement stands alone (stored once; answered_at and the
+    # leg's SID are only ever set, never changed back), and nothing about the call changes.
     if is_leg and not answered and not final:
         call_log_event_for_sid(call_sid=owner_sid, **event)  # initiated, ringing: for the record
         return
@@ -1023,6 +1025,33 @@ def call_apply_status(
         if call_log_event_for_sid(call_sid=owner_sid, **event):
             attempt_answered_by_id(call_sid=owner_sid, attempt_id=int(attempt_id), dial_call_sid=call_sid, now=now)
         return
+    with transaction.atomic():
+        _apply_status_locked(
+            call_sid=call_sid,
+            call_status=call_status,
+            owner_sid=owner_sid,
+            is_leg=is_leg,
+            attempt_id=attempt_id,
+            duration_seconds=duration_seconds,
+            event=event,
+            now=now,
+        )
+
+
+def _apply_status_locked(
+    *,
+    call_sid: str,
+    call_status: str,
+    owner_sid: str,
+    is_leg: bool,
+    attempt_id: str | None,
+    duration_seconds: int | None,
+    event: dict[str, Any],
+    now: datetime,
+) -> None:
+    """The rest of ``call_apply_status``, with the call row locked (and its legs read with it)."""
+    answered = call_status in ("in-progress", "answered")
+    final = call_status in TWILIO_FINAL
     call = call_locked_with_attempts(call_sid=owner_sid)
     if call is None:
         call_log_event(call=None, **event)  # stored without a call (adopted if the call is recorded later)

@@ -619,16 +619,16 @@ def status(request: HttpRequest) -> HttpResponse:
     p = request.POST
     if not p.get("CallSid", "").strip():
         return HttpResponse(status=204)  # nothing to key it by: stored nowhere, changes nothing
-    with transaction.atomic():
-        calls.call_apply_status(
-            call_sid=p.get("CallSid", ""),
-            call_status=p.get("CallStatus", ""),
-            parent_call_sid=p.get("ParentCallSid", ""),
-            attempt_id=request.GET.get("attempt"),
-            sequence_number=_int(p.get("SequenceNumber")),
-            duration_seconds=_int(p.get("CallDuration")),
-            now=timezone.now(),
-        )
+    # Its own transaction where it needs one (the call locked): a leg's ringing is one INSERT.
+    calls.call_apply_status(
+        call_sid=p.get("CallSid", ""),
+        call_status=p.get("CallStatus", ""),
+        parent_call_sid=p.get("ParentCallSid", ""),
+        attempt_id=request.GET.get("attempt"),
+        sequence_number=_int(p.get("SequenceNumber")),
+        duration_seconds=_int(p.get("CallDuration")),
+        now=timezone.now(),
+    )
     return HttpResponse(status=204)
 
 
