@@ -77,19 +77,22 @@ class RequestBodyLimitMiddleware:
 
 
 class NulQueryStringMiddleware:
-    """Refuse (400) a query string carrying a NUL byte ("%00") before any view reads it.
+    """Drop NUL bytes ("%00") from the query string before any view reads it.
 
     PostgreSQL cannot hold NUL in a text value: a list filter or a search with
-    one is a DataError, a 500 (every list filter of the staff admin, for one).
-    Nobody types a NUL; only a crafted address carries it.
+    one was a DataError, a 500 (every list filter of the staff admin, the
+    guide search). A NUL never means anything in an address, so the page is
+    served as if it were not there (a link with one still shows the helpline),
+    and whatever else is wrong with the value is answered as usual.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if "%00" in request.META.get("QUERY_STRING", ""):
-            return HttpResponse("The address contains a NUL character (%00).\n", status=400, content_type="text/plain")
+        query = request.META.get("QUERY_STRING", "")
+        if "%00" in query:
+            request.META["QUERY_STRING"] = query.replace("%00", "")  # read from here by request.GET, lazily
         return self.get_response(request)
 
 
