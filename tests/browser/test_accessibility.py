@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_portal_and_form import ARTIFACTS, PASSWORD, VIEWPORTS, partner_user  # noqa: F401
+from tests.browser.conftest import VIEWPORTS
+from tests.browser.test_portal_and_form import ARTIFACTS, PASSWORD, partner_user  # noqa: F401
 
 axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright")
 

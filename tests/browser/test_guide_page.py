@@ -10,18 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+
+from tests.browser.conftest import VIEWPORTS, device_page, page_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "guides"
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
-
-
-@pytest.fixture
-def demo(capsys: pytest.CaptureFixture[str]) -> None:
-    call_command("seed_demo", "--password", "browser-test-password-42")
-    capsys.readouterr()
 
 
 def _within_first_screen(box: dict[str, float] | None, viewport: dict[str, int]) -> bool:
@@ -32,12 +26,8 @@ def _within_first_screen(box: dict[str, float] | None, viewport: dict[str, int])
 @pytest.mark.parametrize("path", ["/guides/klonopin/", "/es/guides/opioids/"])
 def test_guide_first_screen_has_title_number_who_answers_and_crisis_bar(demo, live_server, browser, device, path):
     viewport = VIEWPORTS[device]
-    context = browser.new_context(viewport=viewport, is_mobile=device == "phone", has_touch=device == "phone")
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    try:
+    with device_page(browser, device) as page:
+        problems = page_errors(page)
         response = page.goto(f"{live_server.url}{path}")
         assert response is not None and response.status == 200
         name = path.strip("/").replace("/", "-")
@@ -76,14 +66,10 @@ def test_guide_first_screen_has_title_number_who_answers_and_crisis_bar(demo, li
         types = {json.loads(text)["@type"] for text in blocks}
         assert types == {"MedicalWebPage", "FAQPage"}
         assert not problems, problems
-    finally:
-        context.close()
 
 
 def test_guides_index_on_a_phone(demo, live_server, browser):
-    context = browser.new_context(viewport=VIEWPORTS["phone"], is_mobile=True, has_touch=True)
-    page = context.new_page()
-    try:
+    with device_page(browser, "phone") as page:
         page.goto(f"{live_server.url}/guides/")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "guides-index-phone.png"), full_page=True)
@@ -93,5 +79,3 @@ def test_guides_index_on_a_phone(demo, live_server, browser):
         cards = page.locator('[data-testid="guide-card"]')
         assert cards.count() >= 1
         assert "Opioids" in cards.first.inner_text()
-    finally:
-        context.close()

@@ -7,20 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 
 from helpline.site.directory import listed_partners
+from tests.browser.conftest import VIEWPORTS, device_page, page_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
-
-
-@pytest.fixture
-def demo(capsys: pytest.CaptureFixture[str]) -> None:
-    call_command("seed_demo", "--password", "browser-test-password-42")
-    capsys.readouterr()
 
 
 def _in_viewport(box: dict[str, float] | None, viewport: dict[str, int]) -> bool:
@@ -42,12 +35,8 @@ def _directory_partner_names(page: Any, base_url: str) -> set[str]:
 @pytest.mark.parametrize("device", ["phone", "desktop"])
 def test_home_page_shows_crisis_help_call_button_and_disclosure(demo, live_server, browser, device):
     viewport = VIEWPORTS[device]
-    context = browser.new_context(viewport=viewport, is_mobile=device == "phone", has_touch=device == "phone")
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    try:
+    with device_page(browser, device) as page:
+        problems = page_errors(page)
         response = page.goto(f"{live_server.url}/")
         assert response is not None and response.status == 200
         ARTIFACTS.mkdir(exist_ok=True)
@@ -83,16 +72,11 @@ def test_home_page_shows_crisis_help_call_button_and_disclosure(demo, live_serve
         assert "New Horizons Behavioral" not in shown  # licence not verified
         assert set(shown) == _directory_partner_names(page, live_server.url)
         assert not problems, problems  # no CSP violations or script errors
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("device", ["phone", "desktop"])
 def test_directory_and_staff_login_show_the_disclosure(demo, live_server, browser, device):
-    viewport = VIEWPORTS[device]
-    context = browser.new_context(viewport=viewport, is_mobile=device == "phone", has_touch=device == "phone")
-    page = context.new_page()
-    try:
+    with device_page(browser, device) as page:
         page.goto(f"{live_server.url}/providers/?service=detox")
         page.screenshot(path=str(ARTIFACTS / f"directory-{device}.png"))
         cards = page.locator('[data-testid="facility"]')
@@ -108,5 +92,3 @@ def test_directory_and_staff_login_show_the_disclosure(demo, live_server, browse
         section.scroll_into_view_if_needed()
         assert section.locator("h2").is_visible()
         assert section.locator('[data-testid="disclosure-partners"] li').count() == listed_partners().count()
-    finally:
-        context.close()

@@ -12,31 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from helpline.models import Call
+from tests.browser.conftest import VIEWPORTS, device_page, log_in_staff, page_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
-PASSWORD = "browser-test-password-42"
 BLOCKING = {"serious", "critical"}
-
-
-@pytest.fixture
-def demo(capsys: pytest.CaptureFixture[str]) -> None:
-    call_command("seed_demo", "--password", PASSWORD)
-    capsys.readouterr()
-
-
-def _log_in(page: Any, base: str) -> None:
-    page.goto(f"{base}/admin/login/?next=/admin/")
-    page.fill("#id_username", "staff")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{base}/admin/")
 
 
 def _shoot(page: Any, name: str, device: str) -> None:
@@ -58,14 +42,10 @@ def _axe_blocking(page: Any) -> list[str]:
 @pytest.mark.parametrize("device", ["phone", "desktop"])
 def test_intake_home_request_queue_and_call_page(demo, live_server, browser, device):
     viewport = VIEWPORTS[device]
-    context = browser.new_context(viewport=viewport, is_mobile=device == "phone", has_touch=device == "phone")
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
     base = live_server.url
-    try:
-        _log_in(page, base)
+    with device_page(browser, device) as page:
+        problems = page_errors(page)
+        log_in_staff(page, base)
         # The intake home: every tile, the live calls list with its script running.
         page.wait_for_selector("[data-live-ready=true]")
         assert page.locator("[data-tile]").count() >= 5
@@ -107,5 +87,3 @@ def test_intake_home_request_queue_and_call_page(demo, live_server, browser, dev
         assert "No routing decision recorded" not in body
         assert "Dial attempt 2" in body and ("EST" in body or "EDT" in body)
         assert not problems, problems  # no CSP violation or script error on any page
-    finally:
-        context.close()

@@ -21,6 +21,7 @@ from helpline.models import AdmissionRequest, ContactBlock, DialAttempt
 from partners.billing import rule as billing
 from partners.billing.invoices import generate_invoice, previous_month
 from partners.models import PartnerMembership
+from tests.browser.conftest import VIEWPORTS, device_page, page_errors
 from tests.factories import CallFactory, DialAttemptFactory, FacilityFactory, PartnerFactory, UserFactory, billed_call
 from tests.helpline.admission_support import (  # noqa: F401
     fresh_routing_directory_fixture,
@@ -30,7 +31,6 @@ from tests.helpline.admission_support import (  # noqa: F401
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 PASSWORD = "a-long-test-password-1"
 SERVICES = ["detox", "residential", "mat", "outpatient"]
 
@@ -59,17 +59,6 @@ def partner_user() -> Any:
     return user
 
 
-def _context(browser: Any, device: str) -> Any:
-    return browser.new_context(viewport=VIEWPORTS[device], is_mobile=device == "phone", has_touch=device == "phone")
-
-
-def _watch(page: Any) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    return problems
-
-
 def _no_sideways_scroll(page: Any) -> None:
     """Nothing wider than the screen. Measured against the viewport asked for: a phone browser widens
     its layout viewport (window.innerWidth) to fit what overflows, so comparing with it proves nothing."""
@@ -95,10 +84,8 @@ def _smallest_font_px(page: Any, selector: str) -> float:
 @pytest.mark.parametrize("device", ["phone", "desktop"])
 def test_portal_dashboard_and_calls(live_server, browser, partner_user, device):
     ARTIFACTS.mkdir(exist_ok=True)
-    context = _context(browser, device)
-    page = context.new_page()
-    problems = _watch(page)
-    try:
+    with device_page(browser, device) as page:
+        problems = page_errors(page)
         _sign_in(page, live_server.url)
 
         # The partner's own frame: no caller-site chrome, the disclosure still there.
@@ -147,22 +134,16 @@ def test_portal_dashboard_and_calls(live_server, browser, partner_user, device):
             assert shown_as == ("block" if device == "phone" else "table-cell"), (path, shown_as)
             _no_sideways_scroll(page)
         assert not problems, problems  # no CSP violations or script errors
-    finally:
-        context.close()
 
 
 def test_forgot_password_link_leads_to_the_reset_form(live_server, browser):
-    context = _context(browser, "phone")
-    page = context.new_page()
-    try:
+    with device_page(browser, "phone") as page:
         page.goto(f"{live_server.url}/portal/login/")
         page.get_by_test_id("forgot-password").click()
         page.get_by_label("Email address").fill("nobody@example.org")
         page.get_by_role("button", name="Send the reset link").click()
         page.get_by_test_id("reset-sent").wait_for()
         page.screenshot(path=str(ARTIFACTS / "portal-reset-sent-phone.png"), full_page=True)
-    finally:
-        context.close()
 
 
 # --- the callback form ------------------------------------------------------------
@@ -185,9 +166,7 @@ def test_too_fast_submission_is_shown_again_then_sent(live_server, browser, sett
     settings.ADMISSION_MIN_FILL_SECONDS = 600
     FacilityFactory(partner__display_name="Harbor Recovery", partner__notify_email="")
     ARTIFACTS.mkdir(exist_ok=True)
-    context = _context(browser, device)
-    page = context.new_page()
-    try:
+    with device_page(browser, device) as page:
         page.goto(f"{live_server.url}/request-a-callback/")
         _fill_form(page)
         page.get_by_test_id("admission-submit").click()
@@ -206,8 +185,6 @@ def test_too_fast_submission_is_shown_again_then_sent(live_server, browser, sett
         page.get_by_test_id("confirmation-title").wait_for()
         assert AdmissionRequest.objects.count() == 1
         assert "1-800-555-0100" in page.locator("main").inner_text()  # the calling number, as people write it
-    finally:
-        context.close()
 
 
 @pytest.mark.usefixtures("fresh_routing_directory", "twilio_offline")
@@ -216,9 +193,7 @@ def test_withdraw_says_what_happens_and_a_new_request_is_taken(live_server, brow
     settings.ADMISSION_MIN_FILL_SECONDS = 0
     FacilityFactory(partner__display_name="Harbor Recovery", partner__notify_email="")
     ARTIFACTS.mkdir(exist_ok=True)
-    context = _context(browser, device)
-    page = context.new_page()
-    try:
+    with device_page(browser, device) as page:
         page.goto(f"{live_server.url}/request-a-callback/")
         _fill_form(page)
         page.get_by_test_id("admission-submit").click()
@@ -239,19 +214,13 @@ def test_withdraw_says_what_happens_and_a_new_request_is_taken(live_server, brow
         page.get_by_test_id("confirmation-title").wait_for()
         assert AdmissionRequest.objects.count() == 2
         assert AdmissionRequest.objects.exclude(status="withdrawn").count() == 1
-    finally:
-        context.close()
 
 
 def test_crisis_links_are_44px_tap_targets_with_a_text_link_to_988(live_server, browser):
-    context = _context(browser, "phone")
-    page = context.new_page()
-    try:
+    with device_page(browser, "phone") as page:
         page.goto(f"{live_server.url}/")
         bar = page.get_by_test_id("crisis-bar")
         for href in ("tel:911", "tel:988", "sms:988", "tel:+18002221222"):
             box = bar.locator(f'a[href="{href}"]').bounding_box()
             assert box is not None and box["width"] >= 44 and box["height"] >= 44, (href, box)
         bar.screenshot(path=str(ARTIFACTS / "crisis-bar-phone.png"))
-    finally:
-        context.close()

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.conftest import VIEWPORTS, device_page, page_errors
 from tests.factories import FacilityFactory, OpeningHoursFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 PAGES = {
     "home": ("/es/", "Ayuda gratuita y confidencial para encontrar tratamiento para adicciones"),
     "form": ("/es/request-a-callback/", "Pida que un proveedor de tratamiento le llame"),
@@ -32,13 +32,9 @@ def test_spanish_pages_fit_the_screen_and_speak_spanish(live_server, browser, de
     facility = FacilityFactory(open_24_7=False, time_zone="America/Phoenix", languages=["en", "es"])
     OpeningHoursFactory(facility=facility, weekday=0, opens=dt.time(9), closes=dt.time(17))
     viewport = VIEWPORTS[device]
-    context = browser.new_context(viewport=viewport, is_mobile=device == "phone", has_touch=device == "phone")
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
     ARTIFACTS.mkdir(exist_ok=True)
-    try:
+    with device_page(browser, device) as page:
+        problems = page_errors(page)
         for name, (path, heading) in PAGES.items():
             page.goto(f"{live_server.url}{path}")
             page.screenshot(path=str(ARTIFACTS / f"es-{name}-{device}.png"), full_page=True)
@@ -60,5 +56,3 @@ def test_spanish_pages_fit_the_screen_and_speak_spanish(live_server, browser, de
             box = page.locator("a.crisis-sms").bounding_box()
             assert box is not None and box["width"] >= 44 and box["height"] >= 44
         assert not problems, problems
-    finally:
-        context.close()
