@@ -37,6 +37,8 @@ or a cap reached a moment ago is seen immediately.
 from __future__ import annotations
 
 import functools
+import heapq
+import itertools
 import logging
 import math
 import threading
@@ -182,9 +184,32 @@ class CompiledDirectory:
     # never changed once built, so this memo lives and dies with it).
     zip_outcomes: dict[tuple[str, str, str], tuple[dict[frozenset[int], int], int]] = field(default_factory=dict)
 
+    # (area key, service) -> the key's facility ids sorted by rank, made on first use (see ``ranked``).
+    _ranked: dict[tuple[AreaKey, str], list[int]] = field(default_factory=dict)
+
     @property
     def key(self) -> DirectoryKey:
         return (self.version, self.token)
+
+    def ranked(self, location: Location, service: str = "") -> list[list[int]]:
+        """The area's facility lists (offering ``service``, if given), each sorted by rank (priority first).
+
+        Sorted once per key and compile, on first use: a decision merges a few
+        short sorted lists lazily (``walk_directory``) instead of sorting its
+        whole area, so it stops at a tier boundary having looked at little more
+        than the tiers it walked.
+        """
+        lists = []
+        for key in area_keys(location):
+            cache_key = (key, service)
+            ids = self._ranked.get(cache_key)
+            if ids is None:
+                source = self.service_index.get(cache_key) if service else self.index.get(key)
+                if not source:
+                    continue
+                ids = self._ranked[cache_key] = sorted(source, key=self.rank.__getitem__)
+            lists.append(ids)
+        return lists
 
     def area_facility_ids(self, location: Location, service: str = "") -> set[int]:
         """Every facility whose area may hold ``location`` (a superset; the engine checks exactly).
@@ -535,6 +560,40 @@ def shortlist(
     return result
 
 
+def _union_size(lists: list[list[int]]) -> int:
+    if len(lists) == 1:
+        return len(lists[0])
+    return len(set().union(*lists))
+
+
+class _RankOrder:
+    """The union of sorted id lists in rank order, merged only as far as it is read (``order[i]``).
+
+    ``len()`` is the size of the whole union (given), so a walk that stops early
+    still counts what it did not examine.
+    """
+
+    def __init__(self, lists: list[list[int]], rank: dict[int, tuple[int, int, int]], size: int) -> None:
+        self._size = size
+        if len(lists) == 1:
+            self._items, self._rest = lists[0], None
+        else:
+            self._items = []
+            merged = heapq.merge(*lists, key=rank.__getitem__)
+            self._rest = (fid for fid, _same in itertools.groupby(merged))  # equal ids are adjacent: once each
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, index: int) -> int:
+        rest = self._rest
+        if rest is not None:
+            items = self._items
+            while len(items) <= index:
+                items.append(next(rest))
+        return self._items[index]
+
+
 def walk_directory(
     directory: CompiledDirectory,
     *,
@@ -572,12 +631,14 @@ def walk_directory(
             key = reason if exact else reason_category(reason)
             counts[key] = counts.get(key, 0) + n
 
-    area_ids = directory.area_facility_ids(location)
-    pool_ids = area_ids if any_service else directory.area_facility_ids(location, service)
+    area_lists = directory.ranked(location)
+    pool_lists = area_lists if any_service else directory.ranked(location, service)
+    in_area = _union_size(area_lists)
+    pool_size = in_area if any_service else _union_size(pool_lists)
     if not any_service:
-        count(f"does not offer {service} (not examined)", len(area_ids) - len(pool_ids), exact=True)
+        count(f"does not offer {service} (not examined)", in_area - pool_size, exact=True)
     rank = directory.rank
-    order = sorted(pool_ids, key=rank.__getitem__)
+    order = _RankOrder(pool_lists, rank, pool_size)
     candidates: list[Candidate] = []
     passed: list[FacilityRecord] = []
     examined = 0
@@ -677,7 +738,7 @@ def walk_directory(
         excluded=excluded,
         counts=counts,
         examined=examined,
-        in_area=len(area_ids),
+        in_area=in_area,
         version=directory.version,
         rounds=rounds,
     )
