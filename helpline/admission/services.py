@@ -33,7 +33,7 @@ from celery import current_app
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import Case, Exists, Model, OuterRef, Q, QuerySet, Value, When
 from django.db.models.sql import UpdateQuery
 from django.urls import reverse
 from django.utils import timezone
@@ -829,7 +829,18 @@ def _update_then_insert(
 
 
 def callback_dial_finished(*, attempt_id: int, talk_seconds: int) -> None:
-    DialAttempt.objects.filter(id=attempt_id).update(talk_seconds=max(0, talk_seconds))
+    """The person's leg ended: its length is talk only if the person joined (pressed 1) through this leg.
+
+    A voicemail or a person who pressed nothing still keeps the leg up for the
+    screen's words: never bridged to the partner, so no talk, and no charge
+    whatever the partner's minimum (one statement, the request checked in it).
+    """
+    joined = AdmissionRequest.objects.filter(
+        pk=OuterRef("admission_request_id"), connected_at__isnull=False, facility_id=OuterRef("facility_id")
+    )
+    DialAttempt.objects.filter(id=attempt_id).update(
+        talk_seconds=Case(When(Exists(joined), then=Value(max(0, talk_seconds))), default=Value(0))
+    )
 
 
 _PARTNER_OUTCOMES = {

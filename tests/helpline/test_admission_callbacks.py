@@ -19,6 +19,7 @@ from helpline.admission import tasks
 from helpline.models import AdmissionRequest, ContactBlock, DialAttempt
 from helpline.privacy import caller_hash
 from helpline.twilio_rest import TwilioFailure
+from partners.models import BillingDecision, LedgerEntry
 from tests.factories import FacilityFactory
 from tests.fake_twilio import parse_twiml
 from tests.helpline.admission_support import (  # noqa: F401
@@ -579,3 +580,24 @@ def test_a_reply_from_a_person_who_asked_in_spanish_is_answered_in_spanish(clien
     # A number we know nothing about keeps the English pointer.
     code, body = sms(client, "hello", sender="+15125550199")
     assert "cannot read replies" in body
+
+
+@pytest.mark.parametrize("caller_digits", ["", "2"], ids=["voicemail", "person-pressed-another-key"])
+def test_a_callback_the_person_never_joined_is_never_billed_however_long_the_leg(
+    client, fake_twilio, partners, django_capture_on_commit_callbacks, caller_digits
+):
+    """The partner pressed 1, the person's phone answered, nobody pressed 1 there: no bridge, no charge.
+
+    The person's leg still lasts (the screen's words, a voicemail's message): that is not talk.
+    """
+    first, _second = partners
+    first.partner.min_billable_seconds = 20
+    first.partner.save(update_fields=["min_billable_seconds"])
+    req, attempt = placed(allow_voicemail=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        driver(client).run(fake_twilio.calls()[0], caller_digits=caller_digits, talk_seconds=25)
+    req.refresh_from_db()
+    assert req.status == "callback_attempted"
+    decision = BillingDecision.objects.get(dial_attempt_id=attempt.pk)
+    assert decision.billable is False
+    assert not LedgerEntry.objects.exists()
