@@ -11,6 +11,7 @@ from tests.factories.helpline import (
     DialAttemptFactory,
     HelplineNumberFactory,
     billed_call,
+    disclosure_wording,
 )
 from tests.factories.partners import FacilityFactory, OpeningHoursFactory, PartnerFactory, PartnerUserFactory
 from tests.factories.users import StaffFactory, UserFactory
@@ -32,4 +33,5 @@ __all__ = [
     "StaffFactory",
     "UserFactory",
     "billed_call",
+    "disclosure_wording",
 ]

@@ -126,3 +126,17 @@ def billed_call(*, facility, started_at=T0, caller=CALLER_NUMBER, talk_seconds=3
     )
     attempt = DialAttemptFactory(call=call, facility=facility, partner=facility.partner, talk_seconds=talk_seconds)
     return call, attempt
+
+
+def disclosure_wording(**overrides: str) -> dict[str, str]:
+    """Every statement of a disclosure version and both spoken lines, as the admin's add form posts them."""
+    return {
+        "intro": "Calls to our main number are answered by one of the providers below; each pays to advertise.",
+        "listing_calls": "A number printed on one facility's listing rings that facility.",
+        "fees": "Providers pay a flat fee per call, whoever you choose and whatever you decide.",
+        "no_obligation": "You never have to enter treatment.",
+        "free_confidential": "Free, confidential, open 24/7.",
+        "not_affiliated": "Not affiliated with Alcoholics Anonymous World Services, Inc.",
+        "spoken": "Free and private. Providers who pay to advertise answer.",
+        "spoken_es": "Gratis y privado. Atienden proveedores que pagan por anunciarse.",
+    } | overrides

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -9,12 +10,14 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.test import Client
+from rest_framework.test import APIClient
 
 from helpline.admission.forms import new_form_stamp
 from tests.fake_twilio import BridgedCallDriver, FakeTwilio, running_fake_twilio, signed_post_factory
 
 PHONE = "512-867-5309"
 PHONE_E164 = "+15128675309"
+API_URL = "/api/v1/admission-requests/"
 
 
 def form_data(**overrides: Any) -> dict[str, Any]:
@@ -59,6 +62,15 @@ def api_data(**overrides: Any) -> dict[str, Any]:
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
+
+
+def post_api(body: Any, *, address: str, content_type: str = "application/json") -> Any:
+    """POST ``body`` to the admission API from a client at ``address``: str or bytes as they are, else as JSON.
+
+    Encoded here, not by DRF's test renderer: that one refuses NaN (STRICT_JSON), which a real client may send.
+    """
+    raw = body if isinstance(body, str | bytes) else json.dumps(body)
+    return APIClient(REMOTE_ADDR=address).generic("POST", API_URL, raw, content_type=content_type)
 
 
 @pytest.fixture(name="twilio_offline")

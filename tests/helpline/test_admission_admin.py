@@ -11,7 +11,7 @@ from django.utils import timezone
 from helpline.admission import services as admission
 from helpline.models import AdmissionRequest, AuditEvent
 from tests.factories import FacilityFactory, StaffFactory
-from tests.helpline.admission_support import PHONE_E164, fresh_routing_directory_fixture, twilio_offline_fixture  # noqa: F401
+from tests.helpline.admission_support import PHONE_E164
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing_directory", "twilio_offline")]
 BASE = "/" + settings.ADMIN_URL.strip("/") + "/helpline/admissionrequest/"

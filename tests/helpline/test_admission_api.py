@@ -14,13 +14,7 @@ from helpline.admission.forms import CONSENT_VERSION
 from helpline.models import AdmissionRequest, ContactBlock
 from helpline.privacy import caller_hash
 from tests.factories import FacilityFactory
-from tests.helpline.admission_support import (  # noqa: F401
-    PHONE,
-    PHONE_E164,
-    api_data,
-    fresh_routing_directory_fixture,
-    twilio_offline_fixture,
-)
+from tests.helpline.admission_support import PHONE, PHONE_E164, api_data
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing_directory", "twilio_offline")]
 URL = "/api/v1/admission-requests/"

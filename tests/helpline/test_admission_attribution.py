@@ -15,12 +15,7 @@ from rest_framework.test import APIClient
 from helpline.attribution import SESSION_KEY, clean_label, clean_page
 from helpline.models import PAGE_MAX_LENGTH, UTM_MAX_LENGTH, AdmissionRequest
 from tests.factories import FacilityFactory
-from tests.helpline.admission_support import (  # noqa: F401
-    api_data,
-    form_data,
-    fresh_routing_directory_fixture,
-    twilio_offline_fixture,
-)
+from tests.helpline.admission_support import api_data, form_data
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing_directory", "twilio_offline")]
 

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.core.cache import cache
 from django.db import transaction
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from rest_framework.test import APIClient
 
 from helpline.models import AdmissionRequest
 from routing.selectors import directory_cache
 from tests.factories import FacilityFactory
-from tests.helpline.admission_support import (  # noqa: F401
-    api_data,
-    form_data,
-    fresh_routing_directory_fixture,
-    twilio_offline_fixture,
-)
+from tests.helpline.admission_support import api_data, form_data, post_api
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing_directory", "twilio_offline")]
-URL = "/api/v1/admission-requests/"
 FORM_URL = "/request-a-callback/"
 
 JSON_JUNK = st.recursive(
@@ -90,9 +81,7 @@ def test_api_with_junk_fields_answers_4xx_or_a_sane_201(changes):
         FacilityFactory(partner__notify_email="")
         body = api_data(**{k: v for k, v in changes.items() if v is not None})
         body.update({k: v for k, v in changes.items() if v is None})
-        response = APIClient(REMOTE_ADDR="198.51.100.7").generic(
-            "POST", URL, json.dumps(body), content_type="application/json"
-        )
+        response = post_api(body, address="198.51.100.7")
         assert response.status_code in (201, 400), (response.status_code, body)
         if response.status_code == 400:
             errors = response.json()
@@ -111,16 +100,14 @@ def test_api_with_junk_fields_answers_4xx_or_a_sane_201(changes):
     ["[]", "null", '"x"', "1", "true", '{"consent": true}', "[{}]", '{"a":' * 50 + "1" + "}" * 50, "\ufeff{}"],
 )
 def test_api_non_object_json_bodies_are_400(raw):
-    response = APIClient(REMOTE_ADDR="198.51.100.8").generic("POST", URL, raw.encode(), content_type="application/json")
+    response = post_api(raw, address="198.51.100.8")
     assert response.status_code == 400, response.status_code
     assert AdmissionRequest.objects.count() == 0
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "multipart/form-data; boundary=zz"])
 def test_api_odd_content_types_are_4xx(content_type):
-    response = APIClient(REMOTE_ADDR="198.51.100.9").generic(
-        "POST", URL, json.dumps(api_data()).encode(), content_type=content_type
-    )
+    response = post_api(api_data(), address="198.51.100.9", content_type=content_type)
     assert 400 <= response.status_code < 500, response.status_code
 
 

@@ -14,11 +14,6 @@ import pytest
 
 from helpline.models import AdmissionRequest
 from tests.factories import FacilityFactory
-from tests.helpline.admission_support import (  # noqa: F401
-    fake_twilio_fixture,
-    fresh_routing_directory_fixture,
-    twilio_offline_fixture,
-)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

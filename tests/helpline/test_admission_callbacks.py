@@ -22,14 +22,7 @@ from helpline.twilio_rest import TwilioFailure
 from partners.models import BillingDecision, LedgerEntry
 from tests.factories import FacilityFactory
 from tests.fake_twilio import parse_twiml
-from tests.helpline.admission_support import (  # noqa: F401
-    PHONE_E164,
-    client_poster,
-    driver,
-    fake_twilio_fixture,
-    fresh_routing_directory_fixture,
-    twilio_offline_fixture,
-)
+from tests.helpline.admission_support import PHONE_E164, client_poster, driver
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing_directory", "twilio_offline")]
 
@@ -547,14 +540,20 @@ def test_a_spanish_request_hears_every_word_of_its_callback_in_spanish(
     assert say.attrib["language"] == "es-MX" and say.attrib["voice"] == settings.TWILIO_VOICE_ES
 
 
+def _not_reached_text(client, fake_twilio, capture_on_commit, *, language: str) -> str:
+    """The one text the person gets when a request in ``language`` is placed and they do not answer."""
+    placed(language=language)
+    with capture_on_commit(execute=True):
+        driver(client).run(fake_twilio.calls()[-1], caller_answers=False)
+    [text] = [m.params["Body"] for m in fake_twilio.messages() if m.params["To"] == PHONE_E164]
+    return text
+
+
 def test_a_spanish_request_that_is_not_reached_is_texted_in_spanish(
     client, fake_twilio, partners, django_capture_on_commit_callbacks
 ):
     """The person asked in Spanish: the "we tried to reach you" text is Spanish too, STOP still explained."""
-    placed(language="es")
-    with django_capture_on_commit_callbacks(execute=True):
-        driver(client).run(fake_twilio.calls()[-1], caller_answers=False)
-    [text] = [m.params["Body"] for m in fake_twilio.messages() if m.params["To"] == PHONE_E164]
+    text = _not_reached_text(client, fake_twilio, django_capture_on_commit_callbacks, language="es")
     assert "intentamos devolverle la llamada" in text
     assert "tried to return your call" not in text
     assert "STOP" in text and "Sam" not in text
@@ -563,10 +562,7 @@ def test_a_spanish_request_that_is_not_reached_is_texted_in_spanish(
 def test_an_english_request_that_is_not_reached_is_texted_in_english(
     client, fake_twilio, partners, django_capture_on_commit_callbacks
 ):
-    placed(language="en")
-    with django_capture_on_commit_callbacks(execute=True):
-        driver(client).run(fake_twilio.calls()[-1], caller_answers=False)
-    [text] = [m.params["Body"] for m in fake_twilio.messages() if m.params["To"] == PHONE_E164]
+    text = _not_reached_text(client, fake_twilio, django_capture_on_commit_callbacks, language="en")
     assert "we tried to return your call" in text and "We will try again soon." in text
 
 

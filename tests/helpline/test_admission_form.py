@@ -17,13 +17,7 @@ from helpline.admission.views import CONFIRM_SALT
 from helpline.models import AdmissionRequest, AdmissionStatusChange, ContactBlock
 from helpline.privacy import caller_hash
 from tests.factories import FacilityFactory
-from tests.helpline.admission_support import (  # noqa: F401
-    PHONE,
-    PHONE_E164,
-    form_data,
-    fresh_routing_directory_fixture,
-    twilio_offline_fixture,
-)
+from tests.helpline.admission_support import PHONE, PHONE_E164, form_data
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing_directory", "twilio_offline")]
 URL = "/request-a-callback/"

@@ -3,23 +3,13 @@ with a plain message instead of being saved without the extension (the call woul
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from rest_framework.test import APIClient
 
 from helpline.models import AdmissionRequest
 from tests.factories import FacilityFactory
-from tests.helpline.admission_support import (  # noqa: F401
-    api_data,
-    form_data,
-    fresh_routing_directory_fixture,
-    twilio_offline_fixture,
-)
+from tests.helpline.admission_support import api_data, form_data, post_api
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing_directory", "twilio_offline")]
-URL = "/api/v1/admission-requests/"
-
 
 EXTENSIONS = ["512-867-5309 ext 12", "(512) 867-5309 x4", "+1 512 867 5309;ext=7", "5128675309#22"]
 
@@ -27,8 +17,7 @@ EXTENSIONS = ["512-867-5309 ext 12", "(512) 867-5309 x4", "+1 512 867 5309;ext=7
 @pytest.mark.parametrize("phone", EXTENSIONS)
 def test_api_refuses_a_number_with_an_extension(phone):
     FacilityFactory(partner__notify_email="")
-    body = json.dumps(api_data(phone=phone))
-    response = APIClient(REMOTE_ADDR="198.51.100.30").generic("POST", URL, body, content_type="application/json")
+    response = post_api(api_data(phone=phone), address="198.51.100.30")
     assert response.status_code == 400
     assert "extension" in response.json()["phone"][0]
     assert AdmissionRequest.objects.count() == 0
@@ -46,7 +35,6 @@ def test_form_refuses_an_extension_and_keeps_what_was_typed(client):
 @pytest.mark.parametrize("phone", ["512-867-5309", "(512) 867-5309", "+1 512 867 5309", "1-512-867-5309"])
 def test_plain_numbers_are_still_accepted(phone):
     FacilityFactory(partner__notify_email="")
-    body = json.dumps(api_data(phone=phone))
-    response = APIClient(REMOTE_ADDR="198.51.100.31").generic("POST", URL, body, content_type="application/json")
+    response = post_api(api_data(phone=phone), address="198.51.100.31")
     assert response.status_code == 201
     assert AdmissionRequest.objects.get().phone == "+15128675309"

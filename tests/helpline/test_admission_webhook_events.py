@@ -10,11 +10,7 @@ from helpline.admission import services as admission
 from helpline.models import AdmissionRequest
 from partners.models import WebhookEvent
 from tests.factories import FacilityFactory
-from tests.helpline.admission_support import (  # noqa: F401
-    PHONE_E164,
-    fresh_routing_directory_fixture,
-    twilio_offline_fixture,
-)
+from tests.helpline.admission_support import PHONE_E164
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing_directory", "twilio_offline")]
 

@@ -19,13 +19,7 @@ from rest_framework.test import APIClient
 from helpline.admission.forms import form_age_seconds, new_form_stamp
 from helpline.models import AdmissionRequest, AdmissionStatusChange, DialAttempt
 from tests.factories import FacilityFactory, StaffFactory
-from tests.helpline.admission_support import (  # noqa: F401
-    api_data,
-    fake_twilio_fixture,
-    form_data,
-    fresh_routing_directory_fixture,
-    twilio_offline_fixture,
-)
+from tests.helpline.admission_support import api_data, form_data
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing_directory", "twilio_offline")]
 

@@ -9,11 +9,6 @@ from defusedxml import ElementTree as SafeET
 from django.urls import reverse
 
 from helpline.models import AdmissionRequest, DialAttempt
-from tests.helpline.admission_support import (  # noqa: F401
-    fake_twilio_fixture,
-    fresh_routing_directory_fixture,
-    twilio_offline_fixture,
-)
 from tests.helpline.test_admission_callbacks import partners as partners_fixture
 from tests.helpline.test_admission_callbacks import placed
 from tests.helpline.voice_support import post

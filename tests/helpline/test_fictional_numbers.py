@@ -9,12 +9,7 @@ from rest_framework.test import APIClient
 from helpline.admission.forms import clean_callback_phone
 from helpline.models import AdmissionRequest
 from tests.factories import FacilityFactory
-from tests.helpline.admission_support import (  # noqa: F401
-    api_data,
-    form_data,
-    fresh_routing_directory_fixture,
-    twilio_offline_fixture,
-)
+from tests.helpline.admission_support import api_data, form_data
 
 MESSAGE = "Numbers from 555-0100 to 555-0199 are for films and examples"
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from helpline.models import DisclosureVersion
 from helpline.voice.prompts import PROMPTS
-from tests.factories import StaffFactory
+from tests.factories import StaffFactory, disclosure_wording
 from tests.helpline.voice_support import CallDriver, fresh_routing_directory, make_directory, spoken
 
 pytestmark = pytest.mark.django_db
@@ -20,16 +20,7 @@ __all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
 
 NEW_EN = "Free and private. Every call goes to a treatment provider who pays to advertise."
 NEW_ES = "Gratis y privado. Cada llamada va a un proveedor que paga por anunciarse."
-WORDING = {
-    "intro": "Calls to our main number are answered by one of the providers below; each pays to advertise.",
-    "listing_calls": "A number printed on one facility's listing rings that facility.",
-    "fees": "Providers pay a flat fee per call, whoever you choose and whatever you decide.",
-    "no_obligation": "You never have to enter treatment.",
-    "free_confidential": "Free, confidential, open 24/7.",
-    "not_affiliated": "Not affiliated with Alcoholics Anonymous World Services, Inc.",
-    "spoken": NEW_EN,
-    "spoken_es": NEW_ES,
-}
+WORDING = disclosure_wording(spoken=NEW_EN, spoken_es=NEW_ES)
 
 
 def test_a_staff_edit_of_the_spoken_disclosure_is_spoken_on_the_next_call(client):

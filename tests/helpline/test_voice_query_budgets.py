@@ -35,11 +35,7 @@ from routing.selectors import compiled_directory
 from tests.factories import FacilityFactory
 from tests.fake_twilio import BridgedCallDriver
 from tests.helpline import voice_support
-from tests.helpline.admission_support import (  # noqa: F401
-    client_poster,
-    fake_twilio_fixture,
-    twilio_offline_fixture,
-)
+from tests.helpline.admission_support import client_poster
 from tests.helpline.test_admission_callbacks import placed
 from tests.helpline.voice_support import CallDriver, fresh_routing_directory, make_directory, post
 

@@ -15,6 +15,7 @@ from tests.factories import (
     PartnerFactory,
     StaffFactory,
     UserFactory,
+    disclosure_wording,
 )
 
 pytestmark = pytest.mark.django_db
@@ -282,16 +283,7 @@ def test_invalid_helpline_number_is_refused(staff_client):
 
 # --- Disclosure versions ------------------------------------------------------------
 
-_WORDING = {
-    "intro": "Calls to our main number are answered by one of the providers below; each pays to advertise.",
-    "listing_calls": "A number printed on one facility's listing rings that facility.",
-    "fees": "Providers pay a flat fee per call, whoever you choose and whatever you decide.",
-    "no_obligation": "You never have to enter treatment.",
-    "free_confidential": "Free, confidential, open 24/7.",
-    "not_affiliated": "Not affiliated with Alcoholics Anonymous World Services, Inc.",
-    "spoken": "Free and private. Providers who pay to advertise answer.",
-    "spoken_es": "Gratis y privado. Atienden proveedores que pagan por anunciarse.",
-}
+_WORDING = disclosure_wording()
 
 
 def test_adding_a_disclosure_version_records_who_and_changes_every_page(staff_client):
