@@ -53,7 +53,7 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import BigIntegerField, Case, DateField, F, PositiveIntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Greatest
 from django.db.models.sql import UpdateQuery
@@ -453,6 +453,32 @@ def release_leg(*, partner_id: int, accepted: bool, now: datetime) -> None:
         cursor.execute(*release_leg_statement(partner_id=partner_id, accepted=accepted, now=now))
 
 
+# SQLSTATEs of a transaction PostgreSQL rolled back to break a lock conflict: deadlock detected,
+# serialization failure.
+LOCK_CONFLICT_SQLSTATES = frozenset({"40P01", "40001"})
+# How many times a transaction that lost a lock conflict is run again before its error stands.
+LOCK_CONFLICT_RETRIES = 2
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """True when ``exc`` (or its cause) is PostgreSQL rolling the transaction back to break a deadlock.
+
+    Counter rows deadlock under a burst of calls: a failover releases partner X's
+    slot and claims partner Y's in one transaction while another call's failover
+    releases Y and claims X (billing's spend update may queue behind either).
+    PostgreSQL aborts one of them after ``deadlock_timeout``; nothing of it was
+    written, so running it again is the remedy.
+    """
+    seen: BaseException | None = exc
+    for _ in range(8):  # the chain is short: Django's OperationalError, then psycopg's error
+        if seen is None:
+            return False
+        if getattr(seen, "sqlstate", None) in LOCK_CONFLICT_SQLSTATES:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def record_billed(*, partner_id: int, amount_cents: int, at: datetime) -> None:
     """Add a ledger amount (US cents; a credit is negative) to the partner's spend this month.
 
@@ -470,16 +496,25 @@ def record_billed(*, partner_id: int, amount_cents: int, at: datetime) -> None:
         return
     day, month = periods
     new_month = Q(month__lt=month)
-    with transaction.atomic():
-        _create_counter(partner_id=partner_id, day=day, month=month, now=at)
-        PartnerCounter.objects.filter(partner_id=partner_id, month__lte=month).update(
-            month=Value(month, output_field=DateField()),
-            calls_this_month=Case(
-                When(new_month, then=Value(0)), default=F("calls_this_month"), output_field=PositiveIntegerField()
-            ),
-            spend_this_month_cents=Case(
-                When(new_month, then=Value(amount_cents)),
-                default=F("spend_this_month_cents") + amount_cents,
-                output_field=BigIntegerField(),
-            ),
-        )
+    for attempt in range(LOCK_CONFLICT_RETRIES + 1):
+        try:
+            with transaction.atomic():
+                _create_counter(partner_id=partner_id, day=day, month=month, now=at)
+                PartnerCounter.objects.filter(partner_id=partner_id, month__lte=month).update(
+                    month=Value(month, output_field=DateField()),
+                    calls_this_month=Case(
+                        When(new_month, then=Value(0)),
+                        default=F("calls_this_month"),
+                        output_field=PositiveIntegerField(),
+                    ),
+                    spend_this_month_cents=Case(
+                        When(new_month, then=Value(amount_cents)),
+                        default=F("spend_this_month_cents") + amount_cents,
+                        output_field=BigIntegerField(),
+                    ),
+                )
+            return
+        except DatabaseError as exc:  # a deadlock victim wrote nothing: add the amount again
+            if attempt == LOCK_CONFLICT_RETRIES or not is_lock_conflict(exc):
+                raise
+            logger.warning("record_billed for partner %s lost a lock conflict; trying again", partner_id)

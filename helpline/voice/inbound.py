@@ -32,6 +32,7 @@ from helpline.voice.prompts import PROMPTS, prompt
 from helpline.voice.security import is_valid_twilio_request, twilio_webhook
 from helpline.voice.twiml import say_voice, twilio_url, twiml
 from routing.location import area_code_state, resolve_location
+from routing.services import LOCK_CONFLICT_RETRIES, is_lock_conflict
 from routing.vocabulary import SPOKEN_SERVICE
 from routing.zip_question import ZipQuestion, zip_question
 
@@ -248,20 +249,27 @@ def voice_webhook(view: Callable[[HttpRequest], HttpResponse]) -> Callable[..., 
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest) -> HttpResponse:
-        try:
-            return view(request)
-        except NoCallSid:
-            logger.warning("Voice webhook %s without a CallSid; served the fallback line", request.path)
-            return twiml(fallback_response(language=None))
-        except Exception as exc:  # noqa: BLE001 - the caller must reach a human whatever broke
-            # Redacted (the logging filter strips numbers too): no caller data in the logs.
-            logger.error(
-                "Voice webhook %s failed (%s); served the fallback line.\n%s",
-                request.path,
-                type(exc).__name__,
-                redact(traceback.format_exc()),
-            )
-            return twiml(fallback_response(language=None))
+        for attempt in range(LOCK_CONFLICT_RETRIES + 1):
+            try:
+                return view(request)
+            except NoCallSid:
+                logger.warning("Voice webhook %s without a CallSid; served the fallback line", request.path)
+                return twiml(fallback_response(language=None))
+            except Exception as exc:  # noqa: BLE001 - the caller must reach a human whatever broke
+                if attempt < LOCK_CONFLICT_RETRIES and is_lock_conflict(exc):
+                    # PostgreSQL rolled this webhook's transaction back to break a deadlock with another
+                    # call's (slot claims under a burst): run it again rather than lose the caller's partner.
+                    logger.warning("Voice webhook %s lost a lock conflict; running it again", request.path)
+                    continue
+                # Redacted (the logging filter strips numbers too): no caller data in the logs.
+                logger.error(
+                    "Voice webhook %s failed (%s); served the fallback line.\n%s",
+                    request.path,
+                    type(exc).__name__,
+                    redact(traceback.format_exc()),
+                )
+                return twiml(fallback_response(language=None))
+        raise AssertionError("unreachable: the last attempt returns")
 
     return twilio_webhook(wrapped, malformed=static_fallback)
 
