@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from typing import Any
 
 import phonenumbers
 import zipcodes
@@ -137,6 +138,15 @@ def normalise_zip(raw: object) -> str | None:
     return base.zfill(5)
 
 
+def _coordinates(row: dict[str, Any]) -> tuple[float, float] | None:
+    """A ``zipcodes`` row's (latitude, longitude); None when it has none (missing, not a number, or 0, 0)."""
+    try:
+        lat, lon = float(row["lat"]), float(row["long"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return None if lat == 0 and lon == 0 else (lat, lon)
+
+
 @functools.lru_cache(maxsize=4096)
 def zip_info(zip_code: str) -> tuple[str, str, float, float] | None:
     """(city, state, latitude, longitude) of a 5-digit ZIP in a routable state, or None."""
@@ -148,15 +158,9 @@ def zip_info(zip_code: str) -> tuple[str, str, float, float] | None:
         return None
     for row in rows:
         state = row.get("state", "")
-        if state not in ROUTABLE_STATES:
+        if state not in ROUTABLE_STATES or (point := _coordinates(row)) is None:
             continue
-        try:
-            lat, lon = float(row["lat"]), float(row["long"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        if lat == 0 and lon == 0:
-            continue
-        return str(row.get("city", "")).title(), state, lat, lon
+        return str(row.get("city", "")).title(), state, *point
     return None
 
 
@@ -210,13 +214,8 @@ def zip_tables() -> tuple[dict[str, Places], dict[str, Places], dict[tuple[int, 
         places = {state, *(f"a{ac}" for ac in row.get("area_codes") or ())}
         by_zip.setdefault(code, set()).update(places)
         by_prefix.setdefault(code[:3], set()).update(places)
-        try:
-            lat, lon = float(row["lat"]), float(row["long"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        if lat == 0 and lon == 0:
-            continue
-        by_cell.setdefault((math.floor(lat), math.floor(lon)), set()).update(places)
+        if (point := _coordinates(row)) is not None:
+            by_cell.setdefault((math.floor(point[0]), math.floor(point[1])), set()).update(places)
     return (
         {k: frozenset(v) for k, v in by_zip.items()},
         {k: frozenset(v) for k, v in by_prefix.items()},
@@ -238,15 +237,9 @@ def residential_zips() -> dict[str, tuple[tuple[str, str, float, float], ...]]:
         code = str(row.get("zip_code", ""))
         if state not in ROUTABLE_STATES or len(code) != 5 or row.get("zip_code_type") != "STANDARD":
             continue
-        if not row.get("active"):
+        if not row.get("active") or (point := _coordinates(row)) is None:
             continue
-        try:
-            lat, lon = float(row["lat"]), float(row["long"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        if lat == 0 and lon == 0:
-            continue
-        entry = (code, state, lat, lon)
+        entry = (code, state, *point)
         for place in {state, *(f"a{ac}" for ac in row.get("area_codes") or ())}:
             out.setdefault(place, []).append(entry)
     return {place: tuple(entries) for place, entries in out.items()}

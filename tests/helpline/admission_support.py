@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from helpline.admission.forms import new_form_stamp
 from tests.fake_twilio import BridgedCallDriver, FakeTwilio, running_fake_twilio, signed_post_factory
+from tests.helpline.voice_support import clear_routing_caches
 
 PHONE = "512-867-5309"
 PHONE_E164 = "+15128675309"
@@ -103,16 +104,12 @@ def driver(client: Client) -> BridgedCallDriver:
     return BridgedCallDriver(post=client_poster(client))
 
 
-@pytest.fixture(name="fresh_routing_directory", autouse=False)
+@pytest.fixture(name="fresh_routing_directory")
 def fresh_routing_directory_fixture() -> Iterator[None]:
-    """Each test starts with routing's per-process compiled directory empty.
+    """The routing caches empty at the start and end of the test (``voice_support.clear_routing_caches``).
 
-    On PostgreSQL a rolled-back test puts the directory version back to a
-    number the cache has seen, while id sequences move on; a cached copy would
-    then name facilities that no longer exist.
+    For tests outside tests/helpline, where it is not applied to every test (see tests/helpline/conftest.py).
     """
-    from routing.selectors import directory_cache
-
-    directory_cache.clear()
+    clear_routing_caches()
     yield
-    directory_cache.clear()
+    clear_routing_caches()

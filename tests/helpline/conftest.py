@@ -1,13 +1,9 @@
-"""The admission fixtures (``twilio_offline``, ``fake_twilio``, ``fresh_routing_directory``) for every helpline test.
+"""Fixtures for every helpline test: the routing caches emptied around each test (autouse), Twilio kept offline.
 
-They are defined in ``admission_support``, where tests in other folders import them. Voice test modules import
-``voice_support.fresh_routing_directory`` (autouse, it also empties the voice caches), which takes precedence there.
+They are defined in ``voice_support`` and ``admission_support``, where tests in other folders import them.
 """
 
 from __future__ import annotations
 
-from tests.helpline.admission_support import (  # noqa: F401 - imported to register the fixtures
-    fake_twilio_fixture,
-    fresh_routing_directory_fixture,
-    twilio_offline_fixture,
-)
+from tests.helpline.admission_support import fake_twilio_fixture, twilio_offline_fixture  # noqa: F401
+from tests.helpline.voice_support import fresh_routing_directory  # noqa: F401 - autouse: every helpline test

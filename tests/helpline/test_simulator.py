@@ -8,10 +8,9 @@ from django.core.management import CommandError, call_command
 from helpline.models import Call, DialAttempt
 from helpline.staff.simulator import Script, client_transport, http_transport, simulate
 from tests.factories import FacilityFactory, StaffFactory, UserFactory
-from tests.helpline.voice_support import fresh_routing_directory, make_directory
+from tests.helpline.voice_support import make_directory
 
 pytestmark = pytest.mark.django_db
-__all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
 
 
 def test_command_plays_a_failover_call_turn_by_turn(capsys):

@@ -7,10 +7,9 @@ from django.conf import settings
 
 from helpline.models import Call
 from helpline.staff.simulator import Script, client_transport, simulate
-from tests.helpline.voice_support import fresh_routing_directory, make_directory
+from tests.helpline.voice_support import make_directory
 
 pytestmark = pytest.mark.django_db
-__all__ = ["fresh_routing_directory"]
 
 
 @pytest.mark.parametrize(

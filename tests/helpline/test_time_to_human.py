@@ -6,10 +6,9 @@ import pytest
 
 from helpline.voice.timing import heard_before_dial, seconds_before_dial, spoken_seconds
 from tests.factories import FacilityFactory, HelplineNumberFactory
-from tests.helpline.voice_support import CallDriver, fresh_routing_directory
+from tests.helpline.voice_support import CallDriver
 
 pytestmark = pytest.mark.django_db
-__all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
 
 TARGETS = {"silent": 30.0, "knows what they want": 15.0, "Spanish, knows": 15.0, "asked for a ZIP": 25.0}
 

@@ -12,11 +12,10 @@ from helpline.admin.numbers import HelplineNumberForm
 from helpline.attribution import forget_tracking_numbers
 from helpline.models import Call, HelplineNumber, SourceKind
 from tests.factories import HelplineNumberFactory
-from tests.helpline.voice_support import fresh_routing_directory, make_directory
+from tests.helpline.voice_support import make_directory
 
 pytestmark = pytest.mark.django_db
 
-__all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
 
 GENERAL = "+18885550100"
 GUIDE_NUMBER = "+18885550177"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpline.voice_support import CallDriver, fresh_routing_directory, make_directory, parse, post
+from tests.helpline.voice_support import CallDriver, make_directory, parse, post
 
 pytestmark = pytest.mark.django_db
-__all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
 
 
 def assert_voices(root, settings) -> int:

@@ -6,10 +6,9 @@ import pytest
 
 from helpline.models import AuditEvent, Call
 from tests.factories import StaffFactory
-from tests.helpline.voice_support import CallDriver, fresh_routing_directory, make_directory
+from tests.helpline.voice_support import CallDriver, make_directory
 
 pytestmark = pytest.mark.django_db
-__all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
 
 
 def failed_over_call(client) -> Call:

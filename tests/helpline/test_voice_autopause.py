@@ -14,10 +14,9 @@ from helpline.models import DialAttempt
 from partners.directory.services import partner_check_auto_pause
 from partners.models import Partner, PartnerChangeLog
 from tests.factories import FacilityFactory
-from tests.helpline.voice_support import CallDriver, fresh_routing_directory, make_directory
+from tests.helpline.voice_support import CallDriver, make_directory
 
 pytestmark = pytest.mark.django_db
-__all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
 
 
 def unanswered_call(client, outcome: str = "no-answer") -> None:

@@ -12,10 +12,9 @@ from django.utils import timezone
 from helpline.models import Call, DialAttempt, HelplineNumber
 from routing.models import PartnerCounter
 from tests.factories import FacilityFactory, HelplineNumberFactory, OpeningHoursFactory
-from tests.helpline.voice_support import CallDriver, fresh_routing_directory, make_directory, spoken
+from tests.helpline.voice_support import CallDriver, make_directory, spoken
 
 pytestmark = pytest.mark.django_db
-__all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
 
 
 def routed(client, **driver_kwargs) -> CallDriver:

@@ -13,10 +13,9 @@ from django.urls import reverse
 from helpline.models import DisclosureVersion
 from helpline.voice.prompts import PROMPTS
 from tests.factories import StaffFactory, disclosure_wording
-from tests.helpline.voice_support import CallDriver, fresh_routing_directory, make_directory, spoken
+from tests.helpline.voice_support import CallDriver, make_directory, spoken
 
 pytestmark = pytest.mark.django_db
-__all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
 
 NEW_EN = "Free and private. Every call goes to a treatment provider who pays to advertise."
 NEW_ES = "Gratis y privado. Cada llamada va a un proveedor que paga por anunciarse."

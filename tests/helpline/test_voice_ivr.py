@@ -13,7 +13,6 @@ from helpline.privacy import caller_hash
 from tests.factories import FacilityFactory
 from tests.helpline.voice_support import (
     CallDriver,
-    fresh_routing_directory,
     make_directory,
     parse,
     payload,
@@ -23,7 +22,6 @@ from tests.helpline.voice_support import (
 )
 
 pytestmark = pytest.mark.django_db
-__all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
 
 
 def test_greeting_discloses_paid_providers_and_offers_crisis_and_spanish(client):

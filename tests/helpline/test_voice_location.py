@@ -12,10 +12,9 @@ from helpline.models import Call, CallEvent, HelplineNumber
 from routing.engine import NATIONWIDE
 from routing.models import RoutingDecision
 from tests.factories import FacilityFactory, HelplineNumberFactory, PartnerFactory
-from tests.helpline.voice_support import CallDriver, fresh_routing_directory, spoken
+from tests.helpline.voice_support import CallDriver, spoken
 
 pytestmark = pytest.mark.django_db
-__all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
 
 CHICAGO_MOBILE = "+13125550142"
 

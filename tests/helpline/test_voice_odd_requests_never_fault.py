@@ -10,7 +10,6 @@ from defusedxml import ElementTree as SafeET
 from helpline.models import Call, CallEvent, DialAttempt
 from tests.helpline.voice_support import (
     CallDriver,
-    fresh_routing_directory,
     make_directory,
     new_sid,
     payload,
@@ -18,7 +17,6 @@ from tests.helpline.voice_support import (
 )
 
 pytestmark = pytest.mark.django_db
-__all__ = ["fresh_routing_directory"]
 
 VERBS = {"Say", "Play", "Dial", "Gather", "Redirect", "Hangup", "Pause", "Reject", "Enqueue", "Leave"}
 

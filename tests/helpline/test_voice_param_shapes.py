@@ -15,7 +15,6 @@ from helpline.models import Call, CallEvent, ContactBlock, DialAttempt
 from helpline.voice.security import twilio_shape_problem
 from tests.helpline.voice_support import (
     CallDriver,
-    fresh_routing_directory,
     make_directory,
     new_sid,
     parse,
@@ -26,7 +25,6 @@ from tests.helpline.voice_support import (
 )
 
 pytestmark = pytest.mark.django_db
-__all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
 
 
 def resplit_signature(url: str, honest: dict[str, str]) -> str:

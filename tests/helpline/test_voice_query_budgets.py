@@ -37,7 +37,7 @@ from tests.fake_twilio import BridgedCallDriver
 from tests.helpline import voice_support
 from tests.helpline.admission_support import client_poster
 from tests.helpline.test_admission_callbacks import placed
-from tests.helpline.voice_support import CallDriver, fresh_routing_directory, make_directory, post
+from tests.helpline.voice_support import CallDriver, make_directory, post
 
 pytestmark = [
     pytest.mark.django_db,
@@ -45,7 +45,6 @@ pytestmark = [
     # (``WITH ... AS``); SQLite runs in-process and takes the statement-by-statement path.
     pytest.mark.skipif(connection.vendor != "postgresql", reason="round trips are counted on PostgreSQL"),
 ]
-__all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
 
 INCOMING, ROUTING, OTHER = 2, 6, 4
 NUMBER = "+18885550100"  # the helpline number CallDriver dials

@@ -9,10 +9,9 @@ from django.test import TestCase
 
 from helpline.models import Call, CallEvent, DialAttempt
 from routing.models import PartnerCounter
-from tests.helpline.voice_support import CallDriver, fresh_routing_directory, make_directory, parse, payload, post, sign
+from tests.helpline.voice_support import CallDriver, make_directory, parse, payload, post, sign
 
 pytestmark = pytest.mark.django_db
-__all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
 
 
 def routed(client) -> CallDriver:

@@ -8,10 +8,9 @@ import pytest
 
 from helpline.models import Call
 from partners.models import WebhookEvent
-from tests.helpline.voice_support import CallDriver, fresh_routing_directory, make_directory
+from tests.helpline.voice_support import CallDriver, make_directory
 
 pytestmark = pytest.mark.django_db
-__all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
 
 
 def test_accepted_call_queues_one_call_connected_event_without_the_number(client):

@@ -13,7 +13,6 @@ import pytest
 from helpline.models import Call, CallEvent
 from tests.helpline.voice_support import (
     CallDriver,
-    fresh_routing_directory,
     make_directory,
     parse,
     payload,
@@ -21,7 +20,6 @@ from tests.helpline.voice_support import (
 )
 
 pytestmark = pytest.mark.django_db
-__all__ = ["fresh_routing_directory"]
 
 
 def test_final_status_before_incoming_closes_the_call(client):

@@ -25,10 +25,9 @@ from helpline.models import Call, DialAttempt, HelplineNumber
 from routing.models import PartnerCounter
 from routing.selectors import directory_cache
 from tests.factories import HelplineNumberFactory
-from tests.helpline.voice_support import fresh_routing_directory, make_directory, new_sid, payload, post
+from tests.helpline.voice_support import make_directory, new_sid, payload, post
 
 pytestmark = pytest.mark.django_db
-__all__ = ["fresh_routing_directory"]
 
 VERBS = {"Say", "Play", "Dial", "Gather", "Redirect", "Hangup", "Pause", "Reject"}
 MAX_CALLER_MENUS = 8  # greeting (1) + service menu (2) + ZIP (2), with room to spare; never more

@@ -11,10 +11,9 @@ import pytest
 
 from helpline.models import Call
 from partners.models import BillingDecision, LedgerEntry
-from tests.helpline.voice_support import CallDriver, fresh_routing_directory, make_directory
+from tests.helpline.voice_support import CallDriver, make_directory
 
 pytestmark = pytest.mark.django_db
-__all__ = ["fresh_routing_directory"]  # autouse fixture, imported to apply here
 
 
 def accepted_call(client, from_: str) -> CallDriver:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -202,9 +203,8 @@ def make_directory(count: int = 3, *, number: str = "+18885550100") -> list[Any]
     return facilities
 
 
-@pytest.fixture(autouse=True)
-def fresh_routing_directory():
-    """Each test starts with routing's compiled directory and the voice helpline-number cache empty.
+def clear_routing_caches() -> None:
+    """Empty routing's compiled directory and the voice caches of it (helpline numbers, spoken disclosure).
 
     A test's rollback puts ``DirectoryVersion`` back to a number the cache has
     already seen while PostgreSQL's id sequences move on, so a cached copy from
@@ -217,7 +217,14 @@ def fresh_routing_directory():
     directory_cache.clear()
     forget_helpline_numbers()
     forget_spoken_disclosure()
+
+
+@pytest.fixture(autouse=True)
+def fresh_routing_directory() -> Iterator[None]:
+    """Each test starts and ends with the routing caches empty (``clear_routing_caches``).
+
+    Every test under tests/helpline has it (tests/helpline/conftest.py); a module elsewhere imports it.
+    """
+    clear_routing_caches()
     yield
-    directory_cache.clear()
-    forget_helpline_numbers()
-    forget_spoken_disclosure()
+    clear_routing_caches()
