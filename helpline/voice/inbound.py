@@ -556,7 +556,11 @@ def _attempt_for_leg(request: HttpRequest) -> DialAttempt | None:
     attempt_id = request.GET.get("attempt", "")
     if not attempt_id.isdigit():
         return None
-    qs = DialAttempt.objects.select_related("call", "partner", "facility").filter(pk=int(attempt_id))
+    qs = (
+        DialAttempt.objects.select_related("call", "partner", "facility")
+        .defer(*calls.CALLER_ONLY_FIELDS)  # the whisper never says who called
+        .filter(pk=int(attempt_id))
+    )
     parent = request.POST.get("ParentCallSid", "")
     if parent:
         qs = qs.filter(call__call_sid=parent)

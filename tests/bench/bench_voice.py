@@ -152,7 +152,10 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def server_pids(gunicorn: subprocess.Popen[bytes], database: str) -> dict[str, list[int]]:
-    """The gunicorn workers (children of the master) and the PostgreSQL backends serving ``database``."""
+    """The gunicorn workers (children of the master) and the PostgreSQL backends serving ``database``.
+
+    Autovacuum workers on the database are left out: they run when they please, not per request.
+    """
     workers, backends = [], []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -165,7 +168,7 @@ def server_pids(gunicorn: subprocess.Popen[bytes], database: str) -> dict[str, l
         parent = int(stat.rsplit(")", 1)[1].split()[1])
         if parent == gunicorn.pid:
             workers.append(int(entry.name))
-        elif cmdline.startswith("postgres: ") and f" {database} " in cmdline:
+        elif cmdline.startswith("postgres: ") and f" {database} " in cmdline and "autovacuum" not in cmdline:
             backends.append(int(entry.name))
     return {"workers": workers, "database": backends}
 
