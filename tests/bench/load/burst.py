@@ -26,8 +26,9 @@ private ``redis-server`` on a free port (never the shared one), gunicorn as
 ``run.sh`` starts it, and the fake Twilio REST API (``tests/fake_twilio.py``).
 
 Reported (printed, and in ``artifacts/load/burst/summary.json``): p50/p99/max
-per webhook and overall, errors, the calls' outcomes, and the time until the
-last charge was written. Checked, and the exit status says so:
+per webhook and overall, errors, the calls' outcomes, the time until the
+last charge was written, and the CPU gunicorn, the Celery worker and the
+database's backends used per call. Figures: docs/scaling.md. Checked, and the exit status says so:
 
 - 1 if anything was lost or billed wrongly: a webhook answered with an error
   or no TwiML, a call not stored, not closed, or with a leg still live, a
@@ -474,6 +475,7 @@ class Played:
     started: float  # wall clock when the burst's first call began
     finished: float  # wall clock when its last call's last webhook was answered
     cpu: dict[str, float]  # CPU seconds used by each service during the burst
+    processes: dict[str, list[int]]  # each service's process count, before and after the burst
 
 
 async def play(base: str, knobs: Knobs, plans: dict[str, PartnerPlan], meter: CpuMeter) -> Played:
@@ -502,8 +504,10 @@ async def play(base: str, knobs: Knobs, plans: dict[str, PartnerPlan], meter: Cp
 
         records = await asyncio.gather(*(begin(i, c) for i, c in enumerate(callers)))
         finished = time.time()
-        cpu = CpuMeter.used(cpu_before, meter.sample())
-    return Played(warmed, list(records), hits, started, finished, cpu)
+        cpu_after = meter.sample()
+        cpu = CpuMeter.used(cpu_before, cpu_after)
+    processes = {name: [len(cpu_before[name]), len(cpu_after[name])] for name in cpu_after}
+    return Played(warmed, list(records), hits, started, finished, cpu, processes)
 
 
 # --- the checks ---------------------------------------------------------------------------------------
@@ -664,6 +668,7 @@ def main() -> int:
         "per_call_webhook_ms_p50": round(percentile(list(per_call.values()), 0.5) * 1000),
         "per_call_webhook_ms_p99": round(percentile(list(per_call.values()), 0.99) * 1000),
         "cpu_seconds": played.cpu,
+        "processes_before_after": played.processes,
         "cpu_ms_per_call": {k: round(v * 1000 / max(1, len(records)), 1) for k, v in played.cpu.items()},
         "last_charge_after_start_s": round(last_charge - started, 1) if last_charge else None,
         "last_charge_after_last_call_s": round(last_charge - last_call_done, 1) if last_charge else None,
