@@ -55,6 +55,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -476,6 +477,7 @@ class Played:
     finished: float  # wall clock when its last call's last webhook was answered
     cpu: dict[str, float]  # CPU seconds used by each service during the burst
     processes: dict[str, list[int]]  # each service's process count, before and after the burst
+    warm_webhooks: int  # webhooks of the warm-up calls (the first lines of gunicorn's access log)
 
 
 async def play(base: str, knobs: Knobs, plans: dict[str, PartnerPlan], meter: CpuMeter) -> Played:
@@ -507,7 +509,7 @@ async def play(base: str, knobs: Knobs, plans: dict[str, PartnerPlan], meter: Cp
         cpu_after = meter.sample()
         cpu = CpuMeter.used(cpu_before, cpu_after)
     processes = {name: [len(cpu_before[name]), len(cpu_after[name])] for name in cpu_after}
-    return Played(warmed, list(records), hits, started, finished, cpu, processes)
+    return Played(warmed, list(records), hits, started, finished, cpu, processes, len(warm_hits))
 
 
 # --- the checks ---------------------------------------------------------------------------------------
@@ -642,6 +644,9 @@ def main() -> int:
         problems.append("gunicorn logged a traceback (artifacts/load/burst/gunicorn.log)")
 
     seconds = [h.seconds for h in hits]
+    # Inside gunicorn (its access log's %(M)s): the handling alone, without the wait for a free worker.
+    handled = [int(ms) for ms in re.findall(r'"POST /twilio/[^"]*" \d+ \S+ (\d+)ms', gunicorn_log)]
+    handled = sorted(handled[played.warm_webhooks :])
     per_call: dict[int, float] = {}
     for h in hits:  # the time a call's webhooks took in all, waits for a free worker included
         per_call[h.call] = per_call.get(h.call, 0.0) + h.seconds
@@ -660,6 +665,11 @@ def main() -> int:
         "p99_ms": round(percentile(seconds, 0.99) * 1000),
         "max_ms": round(max(seconds, default=0) * 1000),
         "over_target": sum(1 for s in seconds if s >= knobs.max_seconds),
+        "inside_gunicorn_ms": {
+            "p50": round(percentile(handled, 0.5)),
+            "p99": round(percentile(handled, 0.99)),
+            "max": max(handled, default=0),
+        },  # fmt: skip
         "outcomes": dict(Counter(r.outcome for r in records)),
         "first_leg_accepted": sum(1 for r in records if r.legs[:1] and r.legs[0][1] == "accepted"),
         "after_failover": sum(1 for r in records if r.accepted_phone and len(r.legs) > 1),
