@@ -45,6 +45,7 @@ CRISIS_KEY = "9"
 SPANISH_KEY = "8"  # on the greeting menu, where 2 is residential treatment
 MENU_TRIES = 2  # a wrong key hears the menu once more; silence goes on as "not sure" at once
 MENU_TIMEOUT = 4  # after the whole menu was spoken: a caller who knows pressed long before
+GREETING_TIMEOUT = 1  # between the greeting's two parts: Twilio's least (a positive integer of seconds)
 ZIP_TIMEOUT = 6  # Twilio waits this long for each next key too
 WHISPER_TIMEOUT = 6
 
@@ -108,52 +109,77 @@ def _greeting_xml(listing: str, helpline_name: str, base_url: str, disclosure: s
 
 
 def greeting_response(*, listing: str, helpline_name: str, disclosure: str) -> VoiceResponse:
-    """One menu for the whole greeting: name, Spanish, who answers, crisis, services, with barge-in.
+    """The greeting in two barge-in menus, one after the other in one document.
 
-    Everything a caller must hear before a partner rings (the Spanish option,
-    the paid-advertiser truth, the crisis line) comes before the first service,
-    so even a caller who presses 1 at "detox" has heard it. Silence goes on
-    to "not sure" after one timeout (``service``), never the menu twice.
+    Part 1 (name, "Para español, oprima 8", the spoken disclosure) waits the
+    least Twilio allows (``GREETING_TIMEOUT``), then Twilio goes on to part 2
+    (the crisis line, then the services, detox first). A key pressed in part 1
+    posts ``disclosed=0``: the caller may have cut the disclosure short, so a
+    service chosen there hears it in full before a partner rings (``service``).
+    9 and 8 work in both parts. Silence after part 2 goes on to "not sure" after
+    one timeout, never the menu twice.
     """
     response = VoiceResponse()
-    action = twilio_url("service", **{"try": 1})
-    gather = response.gather(num_digits=1, timeout=MENU_TIMEOUT, action=action, method="POST")
+    first = response.gather(
+        num_digits=1,
+        timeout=GREETING_TIMEOUT,
+        action=twilio_url("service", **{"try": 1, "disclosed": 0}),
+        method="POST",
+    )
     if listing:
         welcome = prompt("en", "welcome_listing").format(listing=listing, name=helpline_name)
     else:
         welcome = prompt("en", "welcome").format(name=helpline_name)
-    say(gather, welcome, "en")
-    say(gather, prompt("es", "spanish_option"), "es")
-    say(gather, f"{disclosure} {prompt('en', 'crisis_option')} {prompt('en', 'service_menu')}", "en")
+    say(first, welcome, "en")
+    say(first, prompt("es", "spanish_option"), "es")
+    say(first, disclosure, "en")
+    action = twilio_url("service", **{"try": 1})
+    menu = response.gather(num_digits=1, timeout=MENU_TIMEOUT, action=action, method="POST")
+    say(menu, f"{prompt('en', 'crisis_option')} {prompt('en', 'service_menu')}", "en")
     response.redirect(action, method="POST")
     return response
 
 
 def service_menu_response(*, call: Call, attempt: int, preface: str = "", disclose: bool = False) -> VoiceResponse:
-    """The service menu alone (a wrong key), or with the disclosure (the Spanish caller's first menu).
+    """The service menu alone (a wrong key), or after the disclosure (the Spanish caller's first menu).
 
-    In English it offers Spanish again: a wrong key may be a Spanish speaker's.
+    The disclosure is a <Say> of its own before the <Gather>, so no key cuts it
+    short: whatever the caller presses next, they have heard who answers. In
+    English the menu offers Spanish again: a wrong key may be a Spanish speaker's.
     """
     response = VoiceResponse()
+    language = call.language
+    if disclose:
+        before = f"{preface} {disclosure_words(language)}" if preface else disclosure_words(language)
+        say(response, before, language)
+        preface = ""
     action = twilio_url("service", **{"try": attempt})
     gather = response.gather(num_digits=1, timeout=MENU_TIMEOUT, action=action, method="POST")
-    language = call.language
     if preface:
         say(gather, preface, language)
     if language != "es":
         say(gather, prompt("es", "spanish_option"), "es")
-    lines = []
-    if disclose:
-        lines.append(spoken_disclosure().get(language) or prompt(language, "disclosure"))
-    lines += [prompt(language, "crisis_option"), prompt(language, "service_menu")]
-    say(gather, " ".join(lines), language)
+    say(gather, f"{prompt(language, 'crisis_option')} {prompt(language, 'service_menu')}", language)
     response.redirect(action, method="POST")
     return response
 
 
-def zip_response(*, call: Call, attempt: int, preface: str = "", turn: int = 0) -> VoiceResponse:
-    """The ZIP question; ``turn`` is the rotation turn the call took, carried on the (signed) action URL."""
+def disclosure_words(language: str) -> str:
+    """The spoken disclosure staff saved (``DisclosureVersion.spoken``/``spoken_es``) in ``language``."""
+    return spoken_disclosure().get(language) or prompt(language, "disclosure")
+
+
+def zip_response(
+    *, call: Call, attempt: int, preface: str = "", turn: int = 0, disclose: bool = False
+) -> VoiceResponse:
+    """The ZIP question; ``turn`` is the rotation turn the call took, carried on the (signed) action URL.
+
+    ``disclose``: the caller chose a service before the greeting's disclosure
+    ended, so it is spoken first, outside the <Gather> (no key cuts it short).
+    """
     response = VoiceResponse()
+    if disclose:
+        say(response, disclosure_words(call.language), call.language)
     action = twilio_url("zip", **{"try": attempt, "turn": turn})
     # Star ends the Gather at once ("if you don't know it, press star"); with actionOnEmptyResult
     # Twilio posts star and silence to the action too, which goes on with what is known.
@@ -172,11 +198,17 @@ def zip_response(*, call: Call, attempt: int, preface: str = "", turn: int = 0) 
     return response
 
 
-def dial_response(*, call: Call, attempt: DialAttempt, preface: str = "") -> VoiceResponse:
-    """Ring one partner leg; the partner hears the whisper first and must press 1."""
+def dial_response(*, call: Call, attempt: DialAttempt, preface: str = "", disclose: bool = False) -> VoiceResponse:
+    """Ring one partner leg; the partner hears the whisper first and must press 1.
+
+    ``disclose``: the caller chose a service before the greeting's disclosure
+    ended, so they hear it now, in a <Say> no key can cut, before the ring.
+    """
     response = VoiceResponse()
     if preface:
         say(response, preface, call.language)
+    if disclose:
+        say(response, disclosure_words(call.language), call.language)
     say(response, prompt(call.language, "connecting" if attempt.sequence == 1 else "next"), call.language)
     now = timezone.now()
     left = settings.CALL_ROUTING_DEADLINE_SECONDS - (now - (call.routing_started_at or now)).total_seconds()
@@ -356,7 +388,8 @@ def greeting(request: HttpRequest) -> HttpResponse:
         language = "es" if digits == "2" else "en"
         calls.call_set_language(call=call, language=language)
         calls.call_stage_event(call=call, sid=call.call_sid, kind="ivr", status=f"language:{language}", now=now)
-        return twiml(service_menu_response(call=call, attempt=1, disclose=language == "es"))
+        # That greeting spoke the disclosure where a key could cut it: this menu speaks it again, whole.
+        return twiml(service_menu_response(call=call, attempt=1, disclose=True))
 
 
 @voice_webhook
@@ -369,10 +402,11 @@ def service(request: HttpRequest) -> HttpResponse:
     """
     digits = _digits(request)
     attempt = _try(request)
+    disclosed = request.GET.get("disclosed") != "0"  # 0: pressed in the greeting's first part (signed URL)
     now = timezone.now()
     with _call_step(request) as call:
         if call.status in calls.TERMINAL_STATUSES or call.routing_decision_id is not None:
-            return _continue(call=call, now=now)
+            return _continue(call=call, now=now, disclose=not disclosed)  # a re-sent key: the same answer
         if digits == CRISIS_KEY:
             calls.call_stage_event(call=call, sid=call.call_sid, kind="ivr", status="crisis", now=now)
             calls.call_send_to_crisis(call=call, now=now)
@@ -390,7 +424,9 @@ def service(request: HttpRequest) -> HttpResponse:
             )
             if digits and attempt < MENU_TRIES:
                 return twiml(
-                    service_menu_response(call=call, attempt=attempt + 1, preface=prompt(call.language, "sorry"))
+                    service_menu_response(
+                        call=call, attempt=attempt + 1, preface=prompt(call.language, "sorry"), disclose=not disclosed
+                    )
                 )
             chosen, preface = "unsure", prompt(call.language, "unsure_default")
         calls.call_set_service(call=call, service=chosen)
@@ -401,7 +437,7 @@ def service(request: HttpRequest) -> HttpResponse:
                 twilio_zip=p.get("FromZip", ""), twilio_state=p.get("FromState", ""), caller_number=p.get("From", "")
             )
             calls.call_set_location(call=call, location=location)
-        return _ask_zip_or_route(call=call, now=now, preface=preface)
+        return _ask_zip_or_route(call=call, now=now, preface=preface, disclose=not disclosed)
 
 
 def _area_code_in_state(call: Call) -> str:
@@ -410,13 +446,15 @@ def _area_code_in_state(call: Call) -> str:
     return placed[0] if placed is not None and placed[1] == call.state else ""
 
 
-def _ask_zip_or_route(*, call: Call, now: Any, preface: str = "") -> HttpResponse:
+def _ask_zip_or_route(*, call: Call, now: Any, preface: str = "", disclose: bool = False) -> HttpResponse:
     """Route with what is known; ask for the ZIP first when it would change the first dial (``routing.zip_question``).
 
     The decision for the location already known is made first: the rule compares
     its first dial with the one each ZIP of the place would get, and an empty one
     asks too. A decision set aside for the question stays in the log. A fault in
     the rule costs the caller the question, never the partner already chosen.
+    ``disclose``: the disclosure is spoken before whichever comes first, the ZIP
+    question or the partner's ring.
     """
     calls.call_route(call=call, now=now)
     if call.location_precision != "zip" and call.zip_asked_at is None:
@@ -434,7 +472,7 @@ def _ask_zip_or_route(*, call: Call, now: Any, preface: str = "") -> HttpRespons
             detail = {"why": question.reason, "set_aside_decision": call.routing_decision_id}
             calls.call_discard_route(call=call)
             calls.call_stage_event(call=call, sid=call.call_sid, kind="ivr", status="zip:asked", detail=detail, now=now)
-            return twiml(zip_response(call=call, attempt=1, preface=preface, turn=turn))
+            return twiml(zip_response(call=call, attempt=1, preface=preface, turn=turn, disclose=disclose))
         if not question.ask:  # why not, for staff and the simulator: written with the step's next write
             calls.call_stage_event(
                 call=call,
@@ -444,7 +482,7 @@ def _ask_zip_or_route(*, call: Call, now: Any, preface: str = "") -> HttpRespons
                 detail={"why": question.reason},
                 now=now,
             )
-    return _continue(call=call, now=now, preface=preface)
+    return _continue(call=call, now=now, preface=preface, disclose=disclose)
 
 
 def zip_question_for(*, call: Call, now: Any) -> ZipQuestion:
@@ -511,18 +549,21 @@ def _route_and_dial(*, call: Call, now: Any, preface: str = "", turn: int = 0) -
     return _continue(call=call, now=now, preface=preface)
 
 
-def _continue(*, call: Call, now: Any, preface: str = "") -> HttpResponse:
-    """The next step for a routed call: the live leg, the next partner, or the fallback line."""
+def _continue(*, call: Call, now: Any, preface: str = "", disclose: bool = False) -> HttpResponse:
+    """The next step for a routed call: the live leg, the next partner, or the fallback line.
+
+    ``disclose``: speak the disclosure before a partner's ring (the fallback line is no paid partner).
+    """
     if call.status in calls.TERMINAL_STATUSES:
         return twiml(after_call_response(call=call))
-    if call.routing_decision_id is None:
-        return twiml(service_menu_response(call=call, attempt=1))
+    if call.routing_decision_id is None:  # not routed: whatever the caller heard, they hear who answers
+        return twiml(service_menu_response(call=call, attempt=1, disclose=True))
     attempt = calls.call_next_attempt(call=call, now=now)
     if attempt is None:  # the call in hand says why (fallback line, or already over)
         if call.status == Call.Status.FALLBACK:
             return twiml(fallback_response(language=call.language, preface=preface))
         return twiml(after_call_response(call=call))
-    return twiml(dial_response(call=call, attempt=attempt, preface=preface))
+    return twiml(dial_response(call=call, attempt=attempt, preface=preface, disclose=disclose))
 
 
 @voice_webhook

@@ -8,8 +8,8 @@ from __future__ import annotations
 PROMPTS: dict[str, dict[str, str]] = {
     "en": {
         # The first thing every caller hears (the greeting): the name, the Spanish option, the spoken
-        # disclosure (``DisclosureVersion.spoken``, default "disclosure" below), the crisis option and
-        # the service menu, in one <Gather> that takes a key while it speaks. The order is the order
+        # disclosure (``DisclosureVersion.spoken``, default "disclosure" below), then the crisis option
+        # and the service menu, in two <Gather>s that take a key while they speak. The order is the order
         # of the seconds a caller can spare: see ``helpline.voice.timing`` and README "Time to a human".
         "welcome": "{name}.",
         "welcome_listing": "{listing}, through {name}.",

@@ -27,19 +27,20 @@ pytestmark = pytest.mark.django_db
 def test_greeting_discloses_paid_providers_and_offers_crisis_and_spanish(client):
     make_directory()
     root = CallDriver(client).incoming()
-    gather = root.find("Gather")
-    assert gather is not None and gather.get("numDigits") == "1"
-    text = spoken(gather)
-    assert "Free and confidential" in text
-    assert "treatment providers who pay to advertise" in text
-    assert "Dial 9 1 1" in text and "press 9" in text
-    spanish = [s for s in gather.iter("Say") if s.get("language") == "es-MX"]
+    assert [el.tag for el in root] == ["Gather", "Gather", "Redirect"]  # silence never ends in silence
+    first, menu = root.findall("Gather")
+    assert first.get("numDigits") == menu.get("numDigits") == "1"
+    # Part 1: the name, Spanish, who answers; a key pressed there says so on its action URL.
+    text = spoken(first)
+    assert "Free and confidential" in text and "treatment providers who pay to advertise" in text
+    assert text.index("oprima 8") < text.index("pay to advertise")
+    spanish = [s for s in first.iter("Say") if s.get("language") == "es-MX"]
     assert [s.text for s in spanish] == ["Para español, oprima 8."]
-    # One menu: everything a caller must hear comes before the first service is offered.
-    first_service = text.index("For detox, press 1.")
-    assert max(text.index(s) for s in ("oprima 8", "pay to advertise", "press 9")) < first_service
-    # No input on the greeting falls through to a redirect, never to silence.
-    assert root[-1].tag == "Redirect"
+    assert "disclosed=0" in first.get("action")
+    # Part 2: the crisis line before the services, detox first.
+    text = spoken(menu)
+    assert "Dial 9 1 1" in text and text.index("press 9") < text.index("For detox, press 1.")
+    assert "disclosed" not in menu.get("action") and root.find("Redirect").text == menu.get("action")
 
 
 def test_incoming_records_call_once_with_encrypted_number_and_hash(client):

@@ -3,7 +3,8 @@
 After every webhook: no fault was logged (a fault would have been papered over with the fallback line),
 the answer is a valid, non-empty TwiML document, every <Dial> has a timeout, the call's status never moves
 back, partner slot counters match the live legs, and the call ends connected or on the fallback line within a
-bounded number of turns.
+bounded number of turns. No partner rings before the caller heard the whole disclosure: a key may be pressed
+in any of a document's <Gather>s, as it starts speaking, so only what was spoken before it counts as heard.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 
 from helpline.calls.services import LIVE_OUTCOMES, STATUS_RANK, TERMINAL_STATUSES, forget_helpline_numbers
 from helpline.models import Call, DialAttempt, HelplineNumber
+from helpline.voice.prompts import PROMPTS
 from routing.models import PartnerCounter
 from routing.selectors import directory_cache
 from tests.factories import HelplineNumberFactory
@@ -65,6 +67,18 @@ class Twilio:
     last_rank: int = 0
     seq: int = 0
     ended: str = ""  # "", "partner", "fallback", "crisis", "hangup"
+    heard: list[str] = field(default_factory=list)  # spoken in full to the caller so far
+
+    def hear(self, root: Any, stop: Any = None) -> None:
+        """The caller hears ``root`` up to ``stop`` (a verb), or to its <Redirect> or <Dial> (silent throughout)."""
+        for verb in root:
+            if verb is stop or verb.tag in ("Redirect", "Dial"):
+                return
+            self.heard += [say.text or "" for say in verb.iter("Say")]
+
+    def heard_the_disclosure(self) -> bool:
+        heard = " ".join(self.heard)
+        return any(lines["disclosure"] in heard for lines in PROMPTS.values())
 
     def base(self, name: str, **overrides: str) -> dict[str, str]:
         params = payload(name, CallSid=self.sid, From=self.from_, Caller=self.from_, To=self.to, Called=self.to)
@@ -210,6 +224,8 @@ def play_call(client: Any, data: Any) -> Twilio:
         root = tw.root
         dial = root.find("Dial")
         if dial is not None and dial.find("Number") is not None and dial.find("Number").get("url"):
+            tw.hear(root, dial)
+            assert tw.heard_the_disclosure(), ("a partner rings before the disclosure was heard", tw.heard)
             tw.partner_dials += 1
             assert tw.partner_dials <= settings.DIAL_MAX_ATTEMPTS
             play_leg(tw, data.draw(LEG_OUTCOME), data)
@@ -228,7 +244,8 @@ def play_call(client: Any, data: Any) -> Twilio:
                 tw.ended = "fallback"
             tw.caller_status("completed")
             break
-        gather = root.find("Gather")
+        gathers = root.findall("Gather")
+        gather = gathers[data.draw(st.integers(0, len(gathers) - 1))] if gathers else None
         if gather is None:
             assert root.find("Hangup") is not None
             tw.ended = "hangup"
@@ -243,10 +260,12 @@ def play_call(client: Any, data: Any) -> Twilio:
                 tw.send(gather.get("action"), tw.base("gather", Digits="", CallStatus="completed"))
             break
         if move == "silence":
+            tw.hear(root)
             redirect = root.find("Redirect")
             assert redirect is not None and redirect.text, "a Gather with nothing after it: silence"
             tw.root = tw.send(redirect.text, tw.base("redirect"))
         else:
+            tw.hear(root, gather)  # pressed as this <Gather> starts: none of its words count as heard
             tw.root = tw.send(gather.get("action"), tw.base("gather", Digits=data.draw(DIGITS)))
     assert tw.ended, "the call did not end in a bounded number of turns"
     if __import__("os").environ.get("QA_TRACE"):

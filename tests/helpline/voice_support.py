@@ -16,6 +16,8 @@ from django.conf import settings
 from django.test import Client
 from twilio.request_validator import RequestValidator
 
+from helpline.voice.timing import AT_ONCE, pressed_in
+
 FIXTURES = Path(__file__).parent / "fixtures" / "twilio"
 
 
@@ -104,8 +106,15 @@ class CallDriver:
         assert node is not None, ET.tostring(self.root)
         return node
 
-    def press(self, digits: str) -> ET.Element:
-        action = self.gather().get("action")
+    def press(self, digits: str, *, at_once: bool = False) -> ET.Element:
+        """Press ``digits`` where a caller would: in the <Gather> that offers them ("press 1"), else the last one.
+
+        ``at_once``: in the first <Gather>, as it starts speaking (a caller who knows the number by heart).
+        """
+        assert self.root is not None
+        gathers = [verb for verb in self.root if verb.tag == "Gather"]
+        assert gathers, ET.tostring(self.root)
+        action = gathers[pressed_in(gathers, AT_ONCE + digits if at_once else digits)].get("action")
         assert action
         self.root = parse(post(self.client, action, self._params("gather", Digits=digits)))
         return self.root
