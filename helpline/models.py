@@ -183,6 +183,11 @@ class Call(models.Model):
     pool_decision = models.ForeignKey(
         RoutingDecision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A call whose plan ran out while it still had attempts and time left is routed once more, without
+    # the partners it tried (a burst fills the first tier's caps within seconds; lower tiers may be free).
+    replan_decision = models.ForeignKey(
+        RoutingDecision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # The ordered failover list (facility/partner ids, names, phone, reason) and how far we got in it,
     # kept on the call so every failover reuses one routing run and one resolved location.
     failover_plan = models.JSONField(default=list, blank=True)

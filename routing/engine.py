@@ -50,6 +50,8 @@ class RouteRequest:
     require_open: bool = True
     rotation_key: int = 0  # position in the fair weighted rotation (e.g. calls routed so far today)
     max_choices: int = 5
+    # Partners this call already tried (a second routing when its first plan ran out): never chosen again.
+    exclude_partner_ids: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,8 @@ _ROTATION_STEPS = (
     0.6055512754639891,  # √13
     0.1231056256176606,  # √17
 )
+# Why a partner is left out of a second routing of the same call (``RouteRequest.exclude_partner_ids``).
+ALREADY_TRIED = "already tried in this call"
 _AREA_ZIP, _AREA_RADIUS, _AREA_PREFIX, _AREA_STATE, _AREA_NATIONWIDE, _AREA_LISTING = range(6)
 
 
@@ -432,6 +436,8 @@ def decide(request: RouteRequest, candidates: Sequence[Candidate], now: datetime
         is_listing = listing_id is not None and c.facility_id == listing_id
         listing_seen = listing_seen or is_listing
         reason, item = facility_check(c, request, clock, is_listing=is_listing)
+        if not reason and c.partner_id in request.exclude_partner_ids:
+            reason = ALREADY_TRIED
         if not reason:
             reason = partner_problem(c)
         if reason or item is None:

@@ -53,6 +53,7 @@ from django.db import connection
 
 from routing import directory as directory_source
 from routing.engine import (
+    ALREADY_TRIED,
     NATIONWIDE,
     Candidate,
     Exclusion,
@@ -680,6 +681,8 @@ def walk_directory(
             examined += 1
             static = directory.static[fid]
             reason, _item = facility_check(static, request, clock)
+            if not reason and static.partner_id in request.exclude_partner_ids:
+                reason = ALREADY_TRIED  # not read, not counted towards the list: a second routing goes further
             if reason:
                 count(reason)
                 if len(excluded) < EXCLUDED_SAMPLE:

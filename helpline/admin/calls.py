@@ -31,6 +31,7 @@ _EVENT_TEXT = {
     "leg-status": "Partner leg",
     "call-status": "Twilio call status",
     "whisper": "Whisper",
+    "replan": "Routed again (every partner in the list was tried)",
 }
 
 
@@ -143,13 +144,14 @@ class CallAdmin(PhoneSearchMixin, AuditedAdminMixin, admin.ModelAdmin):
             {"fields": CALL_FIELDS},
         ),
         ("Timeline", {"fields": ["timeline"]}),
-        ("Routing decision", {"fields": ["decision", "pool_decision_html"]}),
+        ("Routing decision", {"fields": ["decision", "pool_decision_html", "replan_decision_html"]}),
     ]
     readonly_fields = [
         *CALL_FIELDS,
         "timeline",
         "decision",
         "pool_decision_html",
+        "replan_decision_html",
     ]
 
     def get_fieldsets(self, request: HttpRequest, obj: Call | None = None) -> Any:
@@ -226,6 +228,12 @@ class CallAdmin(PhoneSearchMixin, AuditedAdminMixin, admin.ModelAdmin):
         if obj.pool_decision_id is None:
             return format_html("<p>{}</p>", "Not needed.")
         return decision_html(obj.pool_decision)
+
+    @admin.display(description="Second routing (every partner in the list was tried)")
+    def replan_decision_html(self, obj: Call) -> SafeString:
+        if obj.replan_decision_id is None:
+            return format_html("<p>{}</p>", "Not needed.")
+        return decision_html(obj.replan_decision)
 
     @admin.display(description="Timeline")
     def timeline(self, obj: Call) -> SafeString:

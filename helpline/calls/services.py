@@ -590,16 +590,19 @@ def _choice_dict(choice: Any, *, pool: bool) -> dict[str, Any]:
     return data
 
 
-def _route(*, call: Call, listing: bool, now: datetime, rotation_key: int = 0) -> tuple[Any, list[dict[str, Any]]]:
+def _route(
+    *, call: Call, listing: bool, now: datetime, rotation_key: int = 0, exclude: frozenset[int] = frozenset()
+) -> tuple[Any, list[dict[str, Any]]]:
     from routing.services import route
 
     request = RouteRequest(
         service=call.service or "unsure",
-        location=call_location(call=call),
+        location=call_location(call=call),  # what the call knows: a ZIP is never asked again
         language=call.language if call.language != "en" else "",
         listing_facility_id=call.listing_facility_id if listing else None,
         max_choices=max(1, settings.DIAL_MAX_ATTEMPTS + 2),  # spare entries for partners found at a cap
         rotation_key=rotation_key,
+        exclude_partner_ids=exclude,
     )
     row, decision = route(request=request, kind="call", now=now)
     return row, [
@@ -635,7 +638,7 @@ def live_attempt(*, call: Call) -> DialAttempt | None:
 
 def _decision_in_hand(call: Call) -> Any:
     """The routing decision made in this request (with the live partner state it read), if any."""
-    for field in ("pool_decision", "routing_decision"):
+    for field in ("replan_decision", "pool_decision", "routing_decision"):
         descriptor = getattr(Call, field)
         if descriptor.is_cached(call):
             decision = getattr(call, field)
@@ -727,8 +730,14 @@ def call_next_attempt(*, call: Call, now: datetime) -> DialAttempt | None:
         return None
     tried = {a.partner_id for a in attempts}
     while True:
-        if call.next_choice >= len(call.failover_plan) and not _extend_with_pool(call=call, now=now):
+        if (
+            call.next_choice >= len(call.failover_plan)
+            and not _extend_with_pool(call=call, now=now)
+            and not _replan(call=call, now=now)
+        ):
             reason = f"no partner left after {made} attempt(s)" if made else "nobody eligible"
+            if call.replan_decision_id is not None:
+                reason += " and a second routing"
             call_send_to_fallback(call=call, reason=reason, now=now)
             return None
         choice = call.failover_plan[call.next_choice]
@@ -763,6 +772,38 @@ def _extend_with_pool(*, call: Call, now: datetime) -> bool:
     call.pool_decision = row
     call.failover_plan = call.failover_plan + [c for c in plan if c["facility_id"] not in tried]
     _stage(call, "pool_decision", "failover_plan")
+    return call.next_choice < len(call.failover_plan)
+
+
+def _replan(*, call: Call, now: datetime) -> bool:
+    """Route the call once more when its plan ran out: the partners it tried left out. At most once per call.
+
+    A plan is fixed when the caller chooses a service; in a burst the partners
+    after the first can reach their caps within seconds, so every choice left
+    refuses the claim while partners of a lower tier are free. Called only
+    while the call is within ``DIAL_MAX_ATTEMPTS`` and the routing deadline
+    (``call_next_attempt`` checks both first). Every partner of the plan was
+    tried (dialed, or refused the claim): a fresh decision for the same
+    service, language and stored location without them, stored like any
+    decision (``Call.replan_decision``, with the skip reasons) and noted in
+    the call's events. A call whose first decision was empty is not routed
+    again: the same request a moment later has the same answer.
+    """
+    if call.replan_decision_id is not None or not call.failover_plan:
+        return False
+    tried = frozenset({c["partner_id"] for c in call.failover_plan} | {a.partner_id for a in _attempts(call)})
+    row, plan = _route(call=call, listing=False, now=now, exclude=tried)
+    call.replan_decision = row
+    call.failover_plan = call.failover_plan + plan
+    _stage(call, "replan_decision", "failover_plan")
+    call_stage_event(
+        call=call,
+        sid=call.call_sid,
+        kind="replan",
+        status=f"decision-{row.pk}",
+        detail={"tried": len(tried), "new choices": len(plan)},
+        now=now,
+    )
     return call.next_choice < len(call.failover_plan)
 
 

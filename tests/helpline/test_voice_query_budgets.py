@@ -131,6 +131,33 @@ def test_failover_dial_result_stays_within_its_query_budget(client):
     assert_within(counts)
 
 
+# A failover whose plan ran out routes once more (``calls.services._replan``): the ordinary failover's
+# round trips, two per choice that refused the claim (its partner's caps read, the claim) and two for the
+# decision (live partners, the decision row). Rare: only when every choice left refused.
+REPLAN_DECISION, PER_REFUSED_CHOICE = 2, 2
+
+
+def test_failover_that_routes_again_stays_within_its_own_budget(client):
+    from routing.services import claim_leg
+    from tests.helpline.test_voice_replan import burst_directory
+
+    top, lower = burst_directory()
+    driver = CallDriver(client)
+    driver.incoming()
+    driver.press("1")
+    first = DialAttempt.objects.get(call__call_sid=driver.sid)
+    for facility in top:
+        if facility.partner_id != first.partner_id:
+            assert claim_leg(partner_id=facility.partner_id, now=timezone.now())
+    warm_process()
+    with CaptureQueriesContext(connection) as ctx:
+        driver.dial_result("busy")
+    assert driver.number().text == str(lower.phone)
+    refused = len(top) - 1
+    bound = ROUTING + PER_REFUSED_CHOICE * refused + REPLAN_DECISION
+    assert len(ctx.captured_queries) <= bound, "\n".join(q["sql"][:200] for q in ctx.captured_queries)
+
+
 def test_bridged_callback_steps_stay_within_their_query_ceilings(client, fake_twilio):
     FacilityFactory(partner__priority=1, partner__notify_sms="+15125550100", phone="+15125550111")
     _req, _attempt = placed()

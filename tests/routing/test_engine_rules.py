@@ -149,6 +149,19 @@ def test_facility_rules_come_before_partner_rules_in_the_reason():
     assert decide(request(), [c], MONDAY_9AM_AUSTIN, fallback=FALLBACK).excluded[0].reason == "partner paused"
 
 
+def test_partners_already_tried_in_the_call_are_never_chosen_again():
+    tried, other = candidate(partner_id=41, priority=1), candidate(partner_id=42, priority=5)
+    decision = decide(
+        request(exclude_partner_ids=frozenset({41})), [tried, other], MONDAY_9AM_AUSTIN, fallback=FALLBACK
+    )
+    assert [c.partner_id for c in decision.choices] == [42]
+    assert [(x.partner_id, x.reason) for x in decision.excluded] == [(41, "already tried in this call")]
+    # A facility-side reason still comes first: it does not depend on the call.
+    closed = candidate(partner_id=41, services=frozenset({"iop"}))
+    excluded = decide(request(exclude_partner_ids=frozenset({41})), [closed], MONDAY_9AM_AUSTIN, fallback=FALLBACK)
+    assert excluded.excluded[0].reason == "does not offer detox"
+
+
 def test_naive_now_is_refused():
     with pytest.raises(ValueError, match="aware"):
         decide(request(), [candidate()], dt.datetime(2026, 11, 23, 9, 0), fallback=FALLBACK)  # noqa: DTZ001

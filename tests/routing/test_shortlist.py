@@ -101,14 +101,15 @@ def compiled(cands: list[Candidate]) -> CompiledDirectory:
     st.integers(1, 10**9),
     st.integers(1, 6),
     st.datetimes(dt.datetime(2026, 11, 21), dt.datetime(2026, 11, 29)),
+    st.frozensets(st.integers(1, 15), max_size=5),
 )
 def test_shortlist_gives_the_same_choices_as_the_whole_directory(
-    cands, service, location, language, listing, require_open, key, max_choices, now
+    cands, service, location, language, listing, require_open, key, max_choices, now, tried
 ):
     now = now.replace(tzinfo=dt.UTC)
     req = RouteRequest(
         service=service, location=location, language=language, listing_facility_id=listing,
-        require_open=require_open, rotation_key=key, max_choices=max_choices,
+        require_open=require_open, rotation_key=key, max_choices=max_choices, exclude_partner_ids=tried,
     )  # fmt: skip
     by_id = {c.facility_id: c for c in cands}
     directory = compiled(cands)
@@ -123,6 +124,7 @@ def test_shortlist_gives_the_same_choices_as_the_whole_directory(
     part = decide(req, short.candidates, now, fallback=FALLBACK)
 
     assert part.choices == full.choices
+    assert not {c.partner_id for c in full.choices} & tried
     assert len(reads) == short.rounds <= 2
     assert len(short.excluded) <= EXCLUDED_SAMPLE
     if listing is None:
@@ -166,6 +168,22 @@ def test_paused_top_tier_makes_a_second_read_and_the_next_tier_is_used(django_as
     assert {c.facility_id for c in decision.choices} == lower
     summary = {row["reason"]: row["count"] for row in record.excluded_summary}
     assert summary["partner paused"] == 6
+
+
+@pytest.mark.django_db
+def test_partners_already_tried_are_left_out_and_the_next_tier_is_read_at_once(django_assert_num_queries):
+    top = [FacilityFactory(partner=PartnerFactory(priority=1)) for _ in range(6)]
+    lower = {FacilityFactory(partner=PartnerFactory(priority=5)).pk for _ in range(3)}
+    tried = frozenset(f.partner_id for f in top)
+    route(request=_austin_detox(rotation_key=1, max_choices=3), kind="call", now=NOW)  # compile
+    with django_assert_num_queries(2):  # the tried partners are not read: one partner read, the decision row
+        record, decision = route(
+            request=_austin_detox(rotation_key=1, max_choices=3, exclude_partner_ids=tried), kind="call", now=NOW
+        )
+    assert {c.facility_id for c in decision.choices} == lower
+    summary = {row["reason"]: row["count"] for row in record.excluded_summary}
+    assert summary["already tried in this call"] == 6
+    assert {x["partner_id"] for x in record.excluded if x["reason"] == "already tried in this call"} == tried
 
 
 @pytest.mark.django_db
