@@ -503,10 +503,23 @@ def zip_question_for(*, call: Call, now: Any) -> ZipQuestion:
     )
 
 
+def is_crisis_entry(digits: str) -> bool:
+    """A ZIP entry that is the crisis key and nothing else: 9, pressed once or a few times, maybe with pound.
+
+    The ZIP <Gather> ends on star ("if you don't know it, press star"), so a
+    lone 9 arrives after its timeout. No ZIP is all nines (the highest is
+    99950), so this never takes a real ZIP starting with 9; and 9 then star is
+    a ZIP begun and given up (star skips), not the crisis key.
+    """
+    keys = digits.replace("#", "")
+    return 1 <= len(keys) <= 5 and set(keys) == {CRISIS_KEY}
+
+
 @voice_webhook
 def zip_code(request: HttpRequest) -> HttpResponse:
     """The ZIP question: five keys route by the ZIP; star or silence go on with what is known; one retry.
 
+    The crisis key works here as everywhere (``is_crisis_entry``): 988, no partner.
     Asked at most once per call (``Call.zip_asked_at``); whatever the answer, it
     is stored on the call, so every failover reuses it.
     """
@@ -523,6 +536,10 @@ def zip_code(request: HttpRequest) -> HttpResponse:
             what = "skipped" if skipped else "no-input"
             calls.call_stage_event(call=call, sid=call.call_sid, kind="ivr", status=f"zip:{what}", now=now)
             return _route_and_dial(call=call, now=now, preface=prompt(call.language, "zip_unknown"), turn=turn)
+        if is_crisis_entry(digits):
+            calls.call_stage_event(call=call, sid=call.call_sid, kind="ivr", status="crisis", now=now)
+            calls.call_send_to_crisis(call=call, now=now)
+            return twiml(crisis_response(language=call.language))
         # Exactly five keys: routing pads short ZIPs with leading zeros, right for typed text, wrong for a keypad.
         location = resolve_location(given_zip=digits) if len(digits) == 5 and digits.isdigit() else None
         calls.call_note_zip_attempt(call=call)

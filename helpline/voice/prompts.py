@@ -23,7 +23,10 @@ PROMPTS: dict[str, dict[str, str]] = {
         "sorry": "Sorry, I didn't get that.",
         "unsure_default": "Someone will help you decide.",
         "zip_ask": "To find help near you, enter your 5-digit ZIP code. If you don't know it, press star.",
-        "zip_retry": "Sorry, that ZIP code was not recognized. Please enter your 5-digit ZIP code.",
+        "zip_retry": (
+            "Sorry, that ZIP code was not recognized. Please enter your 5-digit ZIP code. "
+            "If you don't know it, press star."
+        ),
         "zip_unknown": "No problem. We will find someone who can help.",
         "connecting": "Connecting you now.",
         "next": "That provider is not available. Trying another one now. Please stay on the line.",
@@ -80,7 +83,10 @@ PROMPTS: dict[str, dict[str, str]] = {
         "zip_ask": (
             "Para encontrar ayuda cerca de usted, marque su código postal de 5 dígitos. ¿No lo sabe? Oprima asterisco."
         ),
-        "zip_retry": "Disculpe, no reconocimos ese código postal. Marque su código postal de 5 dígitos.",
+        "zip_retry": (
+            "Disculpe, no reconocimos ese código postal. Marque su código postal de 5 dígitos. "
+            "¿No lo sabe? Oprima asterisco."
+        ),
         "zip_unknown": "No se preocupe. Buscaremos a alguien que pueda ayudarle.",
         "connecting": "Le comunicamos ahora.",
         "next": "Ese proveedor no está disponible. Intentamos con otro. Por favor, no cuelgue.",
