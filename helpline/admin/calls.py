@@ -32,7 +32,29 @@ _EVENT_TEXT = {
     "call-status": "Twilio call status",
     "whisper": "Whisper",
     "replan": "Routed again (every partner in the list was tried)",
+    "crisis-line": "988 crisis line",
 }
+_CRISIS_LINE_WORDS = {
+    "completed": "Reached",
+    "answered": "Reached",
+    "busy": "Not reached: busy",
+    "no-answer": "Not reached: no answer",
+    "failed": "Not reached: the call failed",
+    "canceled": "Not reached: canceled while ringing",
+    "unknown": "Not reached: Twilio did not say why",
+}
+
+
+def _crisis_line_result(event: CallEvent) -> str:
+    """How the caller's 988 attempt ended, in words, and what happened next."""
+    words = _CRISIS_LINE_WORDS.get(event.status, event.status)
+    seconds = event.detail.get("seconds")
+    if seconds:
+        words += f", talked {_minutes(int(seconds))}"
+    then = event.detail.get("then")
+    if then:
+        words += f"; {then}; flagged for staff follow-up"
+    return words
 
 
 # What Twilio and the call flow wrote: shown, never edited by staff.
@@ -249,6 +271,9 @@ class CallAdmin(PhoneSearchMixin, AuditedAdminMixin, admin.ModelAdmin):
             label = _EVENT_TEXT.get(event.kind, event.kind)
             if event.kind == "ivr":
                 rows.append((event.received_at, label, _ivr_choice(event.status)))
+                continue
+            if event.kind == "crisis-line":
+                rows.append((event.received_at, label, _crisis_line_result(event)))
                 continue
             extra = ", ".join(f"{k} {v}" for k, v in sorted(event.detail.items())) if event.detail else ""
             rows.append((event.received_at, label, f"{event.status}{' — ' + extra if extra else ''}"))

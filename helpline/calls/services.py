@@ -572,6 +572,38 @@ def call_send_to_crisis(*, call: Call, now: datetime) -> None:
     _set_status(call=call, status=S.CRISIS, now=now, reason="caller chose the crisis line")
 
 
+# What Twilio's <Dial> action says of the 988 leg: reached, or not (busy, no answer, failed, hung up while ringing).
+CRISIS_LINE_REACHED = frozenset({"completed", "answered"})
+CRISIS_LINE_STATUSES = CRISIS_LINE_REACHED | {"busy", "no-answer", "failed", "canceled"}
+
+
+def call_record_crisis_result(
+    *, call_sid: str, dial_status: str, duration_seconds: int | None, caller_gone: bool, now: datetime
+) -> bool:
+    """What became of a caller's 988 attempt, on the call's timeline; not reached: flagged for staff follow-up.
+
+    A crisis caller whose 988 call failed must not vanish from staff's view: the
+    event says how it ended, and the call is flagged (``needs_followup``) with the
+    reason. Stored once per status (a re-sent Dial action changes nothing, and a
+    follow-up staff already marked done is not reopened). Returns whether 988 was reached.
+    """
+    status = dial_status if dial_status in CRISIS_LINE_STATUSES else "unknown"
+    reached = status in CRISIS_LINE_REACHED
+    detail: dict[str, Any] = {"reached": reached}
+    if duration_seconds:
+        detail["seconds"] = duration_seconds
+    if not reached:
+        detail["then"] = "caller hung up" if caller_gone else "offered the default line"
+    with transaction.atomic():
+        new = call_log_event_for_sid(
+            call_sid=call_sid, sid=call_sid, kind="crisis-line", status=status, detail=detail, now=now
+        )
+        if new and not reached:
+            reason = f"988 crisis line not reached ({status}); {detail['then']}"
+            Call.objects.filter(call_sid=call_sid).update(needs_followup=True, outcome_reason=reason[:200])
+    return reached
+
+
 def call_send_to_fallback(*, call: Call, reason: str, now: datetime) -> None:
     """Nobody (left) to connect: the default 24/7 line, and staff follow up."""
     call.needs_followup = True

@@ -673,10 +673,32 @@ def whisper_choice(request: HttpRequest) -> HttpResponse:
 
 @voice_webhook
 def crisis_result(request: HttpRequest) -> HttpResponse:
-    """After the 988 leg: done if it connected, otherwise the default 24/7 line (no database needed)."""
+    """After the 988 leg: done if it connected, otherwise the default 24/7 line.
+
+    How the 988 attempt ended goes on the call's timeline, and one that did not
+    connect flags the call for staff follow-up (``call_record_crisis_result``).
+    The answer needs no database: a fault in that record is logged and the
+    caller hears the same words.
+    """
     language = request.GET.get("lang", "en")
     language = language if language in PROMPTS else "en"
-    if request.POST.get("DialCallStatus") == "completed" or request.POST.get("CallStatus") in calls.TWILIO_FINAL:
+    p = request.POST
+    try:
+        if p.get("CallSid", "").strip():  # nothing to record it under otherwise; the answer is the same
+            calls.call_record_crisis_result(
+                call_sid=p["CallSid"].strip(),
+                dial_status=p.get("DialCallStatus", ""),
+                duration_seconds=_int(p.get("DialCallDuration")),
+                caller_gone=p.get("CallStatus", "") in calls.TWILIO_FINAL,
+                now=timezone.now(),
+            )
+    except Exception as exc:  # noqa: BLE001 - the caller must still be answered
+        logger.error(
+            "Recording the 988 result failed (%s); the caller is answered all the same.\n%s",
+            type(exc).__name__,
+            redact(traceback.format_exc()),
+        )
+    if p.get("DialCallStatus") == "completed" or p.get("CallStatus") in calls.TWILIO_FINAL:
         response = VoiceResponse()
         response.hangup()
         return twiml(response)
