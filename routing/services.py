@@ -27,6 +27,10 @@ Contract used by helpline (voice and admission requests) and billing:
   Pass the time the leg was claimed as ``now``: the count goes back to that
   day/month (a leg claimed at 23:59 and released at 00:01 must not lower the
   new day's count).
+- ``lock_counters_statement(*, partner_ids) -> Statement``: a failover that
+  releases one partner's slot and then claims others takes their counter rows
+  in partner-id order first (in the releasing statement), so two failovers in
+  opposite order never deadlock.
 - ``record_billed(*, partner_id, amount_cents, at) -> None``: billing calls it
   for every ledger row it writes (a credit is negative), so the budget check
   compares this month's spend with ``Partner.monthly_budget_cents`` without
@@ -344,6 +348,13 @@ def claim_leg_statement(*, partner_id: int, now: datetime, caps: tuple | None) -
     Every right-hand side reads the row as it was before this statement (SQL
     semantics), so the CASEs see the old day and month although the same
     statement moves them.
+
+    A row already at a cap in the statement's snapshot is refused before the
+    upsert (``WHERE NOT EXISTS``): a conflicting upsert locks the row even
+    when its ``WHERE`` refuses, until the transaction ends, and a step that
+    held such locks while claiming the next partner could deadlock with
+    another step (docs/scaling.md). Only a row that reaches its cap within
+    the statement itself is still locked when refused.
     """
     if caps is None:
         return None  # the partner is gone
@@ -361,7 +372,6 @@ def claim_leg_statement(*, partner_id: int, now: datetime, caps: tuple | None) -
     conditions = ["TRUE"]
     at = ops.adapt_datetimefield_value(now)
     day_p, month_p = ops.adapt_datefield_value(day), ops.adapt_datefield_value(month)
-    params: list[Any] = [partner_id, day_p, month_p, at]
     sets = [
         f"{col['active_calls']} = c.{col['active_calls']} + 1",
         f"{col['day']} = CASE WHEN {new_day} THEN %s ELSE c.{col['day']} END",
@@ -371,29 +381,37 @@ def claim_leg_statement(*, partner_id: int, now: datetime, caps: tuple | None) -
         f"{col['spend_this_month_cents']} = CASE WHEN {new_month} THEN 0 ELSE c.{col['spend_this_month_cents']} END",
         f"{col['updated_at']} = %s",
     ]
-    params += [day_p, day_p, day_p, month_p, month_p, month_p, month_p, at]
+    set_params = [day_p, day_p, day_p, month_p, month_p, month_p, month_p, at]
+    cap_params: list[Any] = []
     if concurrent_cap is not None:
         conditions.append(f"c.{col['active_calls']} < %s")
-        params.append(concurrent_cap)
+        cap_params.append(concurrent_cap)
     if daily_cap is not None:
         conditions.append(f"({new_day} OR c.{col['calls_today']} < %s)")
-        params += [day_p, daily_cap]
+        cap_params += [day_p, daily_cap]
     if monthly_cap is not None:
         conditions.append(f"({new_month} OR c.{col['calls_this_month']} < %s)")
-        params += [month_p, monthly_cap]
+        cap_params += [month_p, monthly_cap]
     if budget is not None:
         conditions.append(f"({new_month} OR c.{col['spend_this_month_cents']} < %s)")
-        params += [month_p, budget]
+        cap_params += [month_p, budget]
     columns = ", ".join(
         col[name]
         for name in ("partner", "active_calls", "day", "calls_today", "month", "calls_this_month")
         + ("spend_this_month_cents", "updated_at")
     )
+    caps_hold = " AND ".join(conditions)
+    # A row the statement's snapshot already shows at a cap is refused without touching it: an upsert
+    # that conflicts locks the row even when its WHERE refuses, and a refused claim holding that lock
+    # to the end of its step could deadlock with a failover that takes the rows in order.
+    at_cap = f"SELECT 1 FROM {table} AS c WHERE c.{col['partner']} = %s AND NOT ({caps_hold})"  # noqa: S608
     sql = (
-        f"INSERT INTO {table} AS c ({columns}) VALUES (%s, 1, %s, 1, %s, 1, 0, %s) "  # noqa: S608 - our table
-        f"ON CONFLICT ({col['partner']}) DO UPDATE SET {', '.join(sets)} WHERE {' AND '.join(conditions)} "
+        f"INSERT INTO {table} AS c ({columns}) SELECT %s, 1, %s, 1, %s, 1, 0, %s "  # noqa: S608 - our table
+        f"WHERE NOT EXISTS ({at_cap}) "
+        f"ON CONFLICT ({col['partner']}) DO UPDATE SET {', '.join(sets)} WHERE {caps_hold} "
         f"RETURNING {col['partner']}"
     )
+    params = [partner_id, day_p, month_p, at, partner_id, *cap_params, *set_params, *cap_params]
     return sql, params
 
 
@@ -438,6 +456,23 @@ def release_leg_statement(*, partner_id: int, accepted: bool, now: datetime) -> 
             )
     sql, params = _update_sql(PartnerCounter.objects.filter(partner_id=partner_id), changes)
     return sql, list(params)
+
+
+def lock_counters_statement(*, partner_ids: list[int]) -> Statement:
+    """Lock the partners' counter rows in partner-id order (PostgreSQL; a ``WITH`` part of a larger statement).
+
+    A failover releases one partner's slot and claims another's in one
+    transaction. Two failovers doing so in opposite order (X then Y, Y then
+    X) deadlock, and PostgreSQL aborts one of them after ``deadlock_timeout``.
+    Taking every row the step may write in one order first, in the statement
+    that releases, leaves nothing to wait for in the wrong order: the claims
+    that follow touch rows this transaction holds already. Rows not created
+    yet are not locked (a partner's first claim ever inserts its row).
+    """
+    table = connection.ops.quote_name(PartnerCounter._meta.db_table)
+    column = connection.ops.quote_name(PartnerCounter._meta.get_field("partner").column)
+    sql = f"SELECT {column} FROM {table} WHERE {column} = ANY(%s) ORDER BY {column} FOR UPDATE"  # noqa: S608
+    return sql, [sorted(set(partner_ids))]
 
 
 def release_leg(*, partner_id: int, accepted: bool, now: datetime) -> None:

@@ -963,7 +963,13 @@ def attempt_answered_by_id(*, call_sid: str, attempt_id: int, dial_call_sid: str
 
 
 def attempt_finish(
-    *, attempt: DialAttempt, dial_status: str, duration_seconds: int, dial_call_sid: str, now: datetime
+    *,
+    attempt: DialAttempt,
+    dial_status: str,
+    duration_seconds: int,
+    dial_call_sid: str,
+    now: datetime,
+    failover: bool = False,
 ) -> bool:
     """Close one leg exactly once (from the Dial action or the leg's own status callback).
 
@@ -973,8 +979,14 @@ def attempt_finish(
     talk time) is decided here and written with the leg: on PostgreSQL the leg,
     the partner's counter and the call (with whatever else was staged on it) in
     one statement, each part only if the leg was still open.
+
+    ``failover``: the next partner is claimed in the same transaction (the Dial
+    action of a caller still on the line). The statement then first locks the
+    counter rows of this partner and of every partner left in the plan, in
+    partner-id order (``routing.services.lock_counters_statement``), so two
+    failovers releasing and claiming in opposite order cannot deadlock.
     """
-    from routing.services import release_leg, release_leg_statement
+    from routing.services import lock_counters_statement, release_leg, release_leg_statement
 
     if attempt.outcome not in LIVE_OUTCOMES:
         return False  # already closed (outcomes never reopen): no statement at all
@@ -995,8 +1007,13 @@ def attempt_finish(
             partner_id=attempt.partner_id, accepted=attempt.accepted, now=attempt.started_at
         )
         opened = "EXISTS (SELECT 1 FROM closed)"
-        parts = [
-            ("closed", (f"{sql} RETURNING dial_call_sid", list(params))),
+        parts = [("closed", (f"{sql} RETURNING dial_call_sid", list(params)))]
+        left = _partners_left(call) if failover and call is not None and not attempt.accepted else []
+        if left:
+            # Read by the release's WHERE: every row is locked, in order, before the release writes its own.
+            parts.append(("counters", lock_counters_statement(partner_ids=[attempt.partner_id, *left])))
+            release_sql += " AND (SELECT count(*) FROM counters) >= 0"
+        parts += [
             ("released", (f"{release_sql} AND {opened}", release_params)),
             *_staged_parts(call, only_if=opened),
         ]
@@ -1023,6 +1040,12 @@ def attempt_finish(
     if outcome in UNANSWERED_OUTCOMES:
         events.partner_leg_unanswered.send(sender=DialAttempt, partner_id=attempt.partner_id, now=now)
     return True
+
+
+def _partners_left(call: Call) -> list[int]:
+    """The partners the call's plan may still claim in this step (not dialed yet), in plan order."""
+    tried = {a.partner_id for a in _attempts(call)}
+    return [c["partner_id"] for c in call.failover_plan[call.next_choice :] if c["partner_id"] not in tried]
 
 
 def call_caller_gone(*, call: Call, now: datetime, duration_seconds: int | None = None) -> None:

@@ -592,6 +592,7 @@ def dial_result(request: HttpRequest) -> HttpResponse:
         # The call locked with its legs in one query (a call we never recorded is recorded now).
         call = calls.call_locked_with_attempts(call_sid=_call_sid(request)) or _locked_call(request)
         attempt = calls.attempt_for(call=call, attempt_id=request.GET.get("attempt"))
+        caller_gone = p.get("CallStatus", "") in calls.TWILIO_FINAL
         if attempt is not None:
             calls.attempt_finish(
                 attempt=attempt,
@@ -599,8 +600,9 @@ def dial_result(request: HttpRequest) -> HttpResponse:
                 duration_seconds=_int(p.get("DialCallDuration")) or 0,
                 dial_call_sid=p.get("DialCallSid", ""),
                 now=now,
+                failover=not caller_gone,  # the next partner is claimed in this transaction
             )
-        if p.get("CallStatus", "") in calls.TWILIO_FINAL:
+        if caller_gone:
             calls.call_caller_gone(call=call, now=now)
             response = VoiceResponse()
             response.hangup()

@@ -209,3 +209,36 @@ def test_race_on_a_new_day_rolls_over_once():
     assert results.count(True) == 3
     row = counter(partner)
     assert (row.day, row.calls_today, row.calls_this_month) == (dt.date(2026, 11, 23), 3, 5)
+
+
+@needs_postgres
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_refused_at_a_cap_leaves_the_row_unlocked():
+    """A step goes on to its next choice after a refusal: it must not hold the refused partner's row meanwhile."""
+    from django.db import transaction
+
+    partner = PartnerFactory(concurrent_call_cap=1)
+    assert claim_leg(partner_id=partner.pk, now=NOW)
+    outcome: list[str] = []
+
+    def another_worker() -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '500ms'")
+                cursor.execute(
+                    "UPDATE routing_partnercounter SET active_calls = active_calls WHERE partner_id = %s", [partner.pk]
+                )
+            outcome.append("written")
+        except Exception as exc:  # noqa: BLE001 - the lock timeout is the failure reported
+            outcome.append(type(exc).__name__)
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        assert not claim_leg(partner_id=partner.pk, now=NOW)  # at its cap: refused
+        worker = threading.Thread(target=another_worker)
+        worker.start()
+        worker.join(timeout=10)
+    assert outcome == ["written"]
+    assert counter(partner).active_calls == 1
