@@ -24,26 +24,34 @@ CALLER = "+15125550123"
 MAX_WEBHOOK_SECONDS = 2.0
 
 
-def test_calls_route_and_complete_while_redis_is_down(app_env, redis_server, start_gunicorn):
-    facilities = make_directory()
-    app = start_gunicorn(app_env)
-    redis_server.stop()
-
-    client = LiveClient(app.extra["base"])
-    driver = CallDriver(client, from_=CALLER)
+def _whole_call(client: LiveClient, *, from_: str, facilities: list) -> CallDriver:
+    driver = CallDriver(client, from_=from_)
     driver.incoming()
     driver.press("1")  # detox
     assert driver.number().text == str(facilities[0].phone)  # routed to the first partner, not the fallback
     driver.partner_press(driver.answer(), "1")
     driver.dial_result("completed", duration="95", call_status="completed")
     assert driver.hangup(duration="130", seq=4).status_code in (200, 204)
+    return driver
+
+
+def test_calls_route_and_complete_while_redis_is_down(app_env, redis_server, start_gunicorn):
+    facilities = make_directory()
+    app = start_gunicorn(app_env, workers=1)
+    # One call while Redis is up warms the worker (ZIP data, the compiled directory), so the time
+    # measured below is what Redis being down costs a caller, not a cold process on a busy machine.
+    _whole_call(LiveClient(app.extra["base"]), from_="+15125550177", facilities=facilities)
+    redis_server.stop()
+
+    client = LiveClient(app.extra["base"])
+    driver = _whole_call(client, from_=CALLER, facilities=facilities)
 
     slow = [(path, round(seconds, 2)) for path, seconds in client.timings if seconds > MAX_WEBHOOK_SECONDS]
     assert slow == []
-    call = Call.objects.get()
+    call = Call.objects.get(call_sid=driver.sid)
     assert call.connected_partner_id == facilities[0].partner_id
     assert call.status == Call.Status.COMPLETED
-    assert DialAttempt.objects.get().accepted is True
+    assert DialAttempt.objects.get(call=call).accepted is True
     assert CALLER.removeprefix("+1") not in app.output()  # nothing about the caller in the server log
 
 
