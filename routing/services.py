@@ -271,8 +271,9 @@ def route(*, request: RouteRequest, kind: str, now: datetime | None = None) -> t
 Statement = tuple[str, list[Any]]
 
 
-def _update_sql(queryset: QuerySet[Any], changes: dict[str, Any]) -> tuple[str, list[Any]]:
-    """The SQL of ``queryset.update(**changes)``, to run as part of a larger statement."""
+def update_sql(queryset: QuerySet[Any], changes: dict[str, Any]) -> Statement:
+    """The SQL of ``queryset.update(**changes)``, to run as part of a larger statement (the call legs'
+    writes in helpline.calls use it too)."""
     query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
     query.add_update_values(changes)
     sql, params = query.get_compiler(queryset.db).as_sql()
@@ -454,7 +455,7 @@ def release_leg_statement(*, partner_id: int, accepted: bool, now: datetime) -> 
                 default=F("calls_this_month"),
                 output_field=PositiveIntegerField(),
             )
-    sql, params = _update_sql(PartnerCounter.objects.filter(partner_id=partner_id), changes)
+    sql, params = update_sql(PartnerCounter.objects.filter(partner_id=partner_id), changes)
     return sql, list(params)
 
 

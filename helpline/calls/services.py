@@ -15,31 +15,20 @@ import logging
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, DateTimeField, Exists, F, QuerySet, Value, When
+from django.db.models import Case, DateTimeField, Exists, F, Value, When
 from django.db.models.functions import Coalesce
 from django.db.models.signals import post_delete, post_save
-from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from helpline import events
 from helpline.models import Call, CallEvent, DialAttempt, HelplineNumber
 from helpline.privacy import caller_hash, normalise_phone
 from routing.engine import Location, RouteRequest
-
-Statement = tuple[str, list[Any]]
-
-
-def _update_sql(queryset: QuerySet[Any], changes: dict[str, Any]) -> tuple[str, list[Any]]:
-    """The SQL of ``queryset.update(**changes)``, to run as part of a larger statement."""
-    query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
-    query.add_update_values(changes)
-    sql, params = query.get_compiler(queryset.db).as_sql()
-    return sql, list(params)
-
+from routing.services import Statement, update_sql
 
 logger = logging.getLogger(__name__)
 
@@ -411,7 +400,7 @@ def _stage(call: Call, *fields: str) -> None:
     call.staged_fields.update(fields)
 
 
-def _call_update_sql(call: Call, fields: Iterable[str], *, only_if: str = "") -> Statement:
+def _callupdate_sql(call: Call, fields: Iterable[str], *, only_if: str = "") -> Statement:
     connection = transaction.get_connection()
     qn = connection.ops.quote_name
     meta = Call._meta
@@ -435,7 +424,7 @@ def _staged_parts(call: Call | None, *, only_if: str = "") -> list[tuple[str, St
         parts.append(("staged_events", _insert_events_sql(call.staged_events)))
         call.staged_events = []
     if call.staged_fields:
-        parts.append(("staged_call", _call_update_sql(call, call.staged_fields, only_if=only_if)))
+        parts.append(("staged_call", _callupdate_sql(call, call.staged_fields, only_if=only_if)))
         call.staged_fields = set()
     return parts
 
@@ -877,7 +866,7 @@ def attempt_accept(*, attempt: DialAttempt, now: datetime) -> bool:
     cas = DialAttempt.objects.filter(pk=attempt.pk, outcome=O.PENDING)
     changes = {"outcome": O.ACCEPTED, "accepted": True, "answered_at": now}
     if _postgresql() and call is not None:
-        sql, params = _update_sql(cas, changes)
+        sql, params = update_sql(cas, changes)
         won_sql = (f"{sql} RETURNING 1", list(params))
         parts = [("won", won_sql), *_staged_parts(call, only_if="EXISTS (SELECT 1 FROM won)")]
         row = _run_with(parts, ("SELECT EXISTS (SELECT 1 FROM won)", []))
@@ -1002,7 +991,7 @@ def attempt_finish(
         _stage(call, "talk_seconds")
     cas = DialAttempt.objects.filter(pk=attempt.pk, outcome__in=LIVE_OUTCOMES)
     if _postgresql():
-        sql, params = _update_sql(cas, changes)
+        sql, params = update_sql(cas, changes)
         release_sql, release_params = release_leg_statement(
             partner_id=attempt.partner_id, accepted=attempt.accepted, now=attempt.started_at
         )

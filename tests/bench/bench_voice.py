@@ -358,12 +358,18 @@ def whole_call(tw: Twilio) -> Job:
     return job
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def voice_bench_parser(description: str | None) -> argparse.ArgumentParser:
+    """The options this bench and profile_voice.py share: the database, Redis and the directory's size."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL",
                         "postgres://postgres@127.0.0.1:5432/clearline_voice"))  # fmt: skip
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/2")
     parser.add_argument("--facilities", type=int, default=10_000)
+    return parser
+
+
+def main() -> None:
+    parser = voice_bench_parser(__doc__)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--requests", type=int, default=4000, help="per target per round")
     parser.add_argument("--rounds", type=int, default=2)

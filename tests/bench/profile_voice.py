@@ -17,7 +17,6 @@ cursor's ``execute``); with ``--cprofile`` the functions that took the time.
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import io
 import os
@@ -34,7 +33,14 @@ from urllib.parse import urlencode, urlsplit
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.bench_voice import call_params, free_port, new_sid, seed, setup_env  # noqa: E402
+from tests.bench.bench_voice import (  # noqa: E402
+    call_params,
+    free_port,
+    new_sid,
+    seed,
+    setup_env,
+    voice_bench_parser,
+)
 
 
 class Timings:
@@ -152,11 +158,7 @@ def whole_call(hooks: Webhooks, timings: Timings) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL",
-                        "postgres://postgres@127.0.0.1:5432/clearline_voice"))  # fmt: skip
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/2")
-    parser.add_argument("--facilities", type=int, default=10_000)
+    parser = voice_bench_parser(__doc__)
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--statements", type=int, default=0, metavar="N", help="print the N costliest statements")
     parser.add_argument("--cprofile", type=int, default=0, metavar="N", help="print cProfile's top N functions")
