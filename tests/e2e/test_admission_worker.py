@@ -140,6 +140,11 @@ def test_submit_routed_notified_bridged_connected_with_a_real_worker(live_server
 
     # 2. The worker notifies the partner (SMS through the fake Twilio) and places the callback.
     wait_for(lambda: len(fake.calls()) == 1, timeout=45, what="the worker to place the callback call")
+    # Twilio answers the REST request before the worker commits what it placed: wait for the commit too.
+    wait_for(
+        lambda: AdmissionRequest.objects.filter(pk=req.pk, status="callback_attempted").exists(),
+        timeout=15, what="the worker to record the callback attempt",
+    )  # fmt: skip
     req.refresh_from_db()
     assert req.status == "callback_attempted" and req.notified_at is not None
     assert req.notify_email_sent_at is not None
